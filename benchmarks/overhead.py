@@ -1,0 +1,193 @@
+"""Per-op overhead and large-op efficiency of the engine, side by side with NumPy and PyTorch.
+
+Two workloads, each timed for minilm, raw NumPy (forward only: NumPy has no backward) and
+PyTorch's CPU build (when installed) in this one process, with the same number of threads:
+
+1. a chain of 50 elementwise ops on 8x8 tensors, forward + backward: almost all of the time is
+   the engine's own bookkeeping, so this measures per-op overhead;
+2. a 1024x1024 matmul, forward, and forward + backward: almost all of the time is BLAS, so
+   this measures what the engine adds on top of it.
+
+Targets (issue 2): chain ratio minilm/torch <= 1.0; matmul forward within 5% of raw NumPy.
+
+    python benchmarks/overhead.py [--threads N] [--device cpu|cuda] [--repeats R]
+
+Every figure is the median over R samples; each sample times a loop long enough (>= ~20 ms)
+for the clock to be accurate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--threads", type=int, default=os.cpu_count(), help="threads for BLAS and PyTorch")
+    p.add_argument("--repeats", type=int, default=25, help="samples per measurement (the median is reported)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda (minilm only; PyTorch runs on the CPU)")
+    p.add_argument("--chain-length", type=int, default=50)
+    p.add_argument("--size", type=int, default=1024, help="matmul size")
+    return p.parse_args()
+
+
+args = parse_args()
+# The BLAS thread count must be set before NumPy is imported.
+for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[var] = str(args.threads)
+
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import minilm  # noqa: E402
+
+try:
+    import torch
+
+    torch.set_num_threads(args.threads)
+except ImportError:
+    torch = None
+
+
+def median_time(fn, repeats: int) -> float:
+    """Median seconds per call of ``fn`` over ``repeats`` samples."""
+    fn()  # warm up
+    n, t0 = 1, time.perf_counter()
+    fn()
+    once = time.perf_counter() - t0
+    n = max(1, int(0.02 / max(once, 1e-9)))
+    samples = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for _ in range(n):
+            fn()
+        samples.append((time.perf_counter() - t0) / n)
+    samples.sort()
+    return samples[len(samples) // 2]
+
+
+def chain(x, w, length):
+    """The 50-op chain: mul, add, tanh, sub, sigmoid, repeated (values stay bounded)."""
+    y = x
+    for i in range(length):
+        k = i % 5
+        if k == 0:
+            y = y * w
+        elif k == 1:
+            y = y + w
+        elif k == 2:
+            y = y.tanh()
+        elif k == 3:
+            y = y - w
+        else:
+            y = y.sigmoid()
+    return y
+
+
+def numpy_chain(x, w, length):
+    y = x
+    for i in range(length):
+        k = i % 5
+        if k == 0:
+            y = y * w
+        elif k == 1:
+            y = y + w
+        elif k == 2:
+            y = np.tanh(y)
+        elif k == 3:
+            y = y - w
+        else:
+            y = 1 / (1 + np.exp(-y))
+    return y
+
+
+def fmt(seconds: float) -> str:
+    return f"{seconds * 1e6:10.1f} us" if seconds < 1e-2 else f"{seconds * 1e3:10.2f} ms"
+
+
+def main():
+    rng = np.random.default_rng(0)
+    L, R = args.chain_length, args.repeats
+    print(f"threads={args.threads}  repeats={R}  device={args.device}  numpy {np.__version__}"
+          + (f"  torch {torch.__version__}" if torch else "  (torch not installed)"))
+    rows = []
+
+    # 1. chain of small elementwise ops, forward + backward
+    xs = rng.standard_normal((8, 8)).astype(np.float32)
+    ws = rng.standard_normal((8, 8)).astype(np.float32)
+    mx = minilm.tensor(xs, device=args.device, requires_grad=True)
+    mw = minilm.tensor(ws, device=args.device, requires_grad=True)
+
+    def m_chain():
+        mx.grad = mw.grad = None
+        chain(mx, mw, L).sum().backward()
+
+    t_m = median_time(m_chain, R)
+    t_np = median_time(lambda: numpy_chain(xs, ws, L).sum(), R)
+    t_t = None
+    if torch:
+        tx = torch.tensor(xs, requires_grad=True)
+        tw = torch.tensor(ws, requires_grad=True)
+
+        def t_chain():
+            tx.grad = tw.grad = None
+            chain(tx, tw, L).sum().backward()
+
+        t_t = median_time(t_chain, R)
+    rows.append((f"chain of {L} ops on 8x8, fwd+bwd", t_m, t_np, t_t))
+
+    # 2. matmul
+    n = args.size
+    a = rng.standard_normal((n, n)).astype(np.float32)
+    b = rng.standard_normal((n, n)).astype(np.float32)
+    ma = minilm.tensor(a, device=args.device, requires_grad=True)
+    mb = minilm.tensor(b, device=args.device, requires_grad=True)
+    sync = minilm.cuda.synchronize if args.device != "cpu" else (lambda: None)
+
+    def m_fwd():
+        with minilm.no_grad():
+            ma @ mb
+        sync()
+
+    def m_fwd_bwd():
+        ma.grad = mb.grad = None
+        (ma @ mb).backward(gout)
+        sync()
+
+    gout = minilm.ones(n, n, device=args.device)
+    t_mf = median_time(m_fwd, R)
+    t_mfb = median_time(m_fwd_bwd, R)
+    t_npf = median_time(lambda: a @ b, R)
+    t_npfb = median_time(lambda: (a @ b, np.ones((n, n), np.float32) @ b.T, a.T @ np.ones((n, n), np.float32)), R)
+    t_tf = t_tfb = None
+    if torch:
+        ta = torch.tensor(a, requires_grad=True)
+        tb = torch.tensor(b, requires_grad=True)
+        tg = torch.ones(n, n)
+
+        def t_fwd():
+            with torch.no_grad():
+                ta @ tb
+
+        def t_fwd_bwd():
+            ta.grad = tb.grad = None
+            (ta @ tb).backward(tg)
+
+        t_tf = median_time(t_fwd, R)
+        t_tfb = median_time(t_fwd_bwd, R)
+    rows.append((f"matmul {n}x{n}, forward", t_mf, t_npf, t_tf))
+    rows.append((f"matmul {n}x{n}, fwd+bwd (NumPy: the 3 matmuls)", t_mfb, t_npfb, t_tfb))
+
+    print(f"\n{'workload':48s} {'minilm':>13s} {'numpy':>13s} {'torch':>13s} {'minilm/numpy':>13s} {'minilm/torch':>13s}")
+    for name, tm, tn, tt in rows:
+        r_np = f"{tm / tn:13.2f}"
+        r_t = f"{tm / tt:13.2f}" if tt else f"{'-':>13s}"
+        print(f"{name:48s} {fmt(tm)} {fmt(tn)} {fmt(tt) if tt else f'{chr(45):>13s}'} {r_np} {r_t}")
+    print("\ntargets: chain minilm/torch <= 1.00;  matmul forward minilm/numpy <= 1.05")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,305 @@
+"""The one place where NumPy and CuPy differ.
+
+Everything above this module gets its array module from the arrays it holds::
+
+    xp = backend.xp_of(x)      # numpy for a numpy.ndarray, cupy for a cupy.ndarray
+    y = xp.exp(x)
+
+so the same code runs on the CPU and on an NVIDIA GPU. CuPy is optional: it is imported the
+first time a CUDA device is asked for, never by ``import minilm``.
+
+This module also owns what has no array to look at: devices, the four dtypes minilm supports,
+the default dtype and the random number generators (one per device, seeded by
+``minilm.manual_seed``), and the few operations whose NumPy and CuPy spellings differ
+(scatter-add, moving arrays between devices, checking indices that CuPy would silently wrap).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+# ---------------------------------------------------------------------------------------------
+# dtypes
+# ---------------------------------------------------------------------------------------------
+
+float32 = np.dtype("float32")
+float64 = np.dtype("float64")
+int64 = np.dtype("int64")
+bool_ = np.dtype("bool")
+
+#: The dtypes a minilm Tensor can have. CuPy uses NumPy's dtype objects, so these serve both.
+DTYPES = (float32, float64, int64, bool_)
+FLOAT_DTYPES = (float32, float64)
+
+_default_dtype = float32
+
+
+def get_default_dtype() -> np.dtype:
+    """The dtype that Python floats and ``randn``/``rand``/``zeros`` get when none is given."""
+    return _default_dtype
+
+
+def set_default_dtype(dtype) -> None:
+    """Make ``dtype`` (float32 or float64) the default floating dtype, as ``torch.set_default_dtype``."""
+    global _default_dtype
+    dtype = canonical_dtype(dtype)
+    if dtype not in FLOAT_DTYPES:
+        raise TypeError(f"set_default_dtype: the default must be float32 or float64, got {dtype}")
+    _default_dtype = dtype
+
+
+def canonical_dtype(dtype) -> np.dtype:
+    """Map what a user may write (``minilm.float64``, ``"float64"``, ``float``, ``np.int32``) to one
+    of the four supported dtypes; other integer widths become int64. Anything else is an error."""
+    if dtype is float:
+        return _default_dtype
+    try:
+        d = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"unknown dtype {dtype!r}; minilm supports float32, float64, int64 and bool")
+    if d in DTYPES:
+        return DTYPES[DTYPES.index(d)]
+    if d.kind in "iu":
+        return int64
+    raise TypeError(f"unsupported dtype {d}; minilm supports float32, float64, int64 and bool")
+
+
+def is_floating(dtype) -> bool:
+    return dtype in FLOAT_DTYPES
+
+
+# ---------------------------------------------------------------------------------------------
+# CuPy, imported lazily
+# ---------------------------------------------------------------------------------------------
+
+_cupy = None
+_cupy_error: str | None = None
+
+
+def _import_cupy():
+    """Import CuPy on first use; remember why it failed so the error can say so."""
+    global _cupy, _cupy_error
+    if _cupy is None and _cupy_error is None:
+        try:
+            import cupy
+
+            if cupy.cuda.runtime.getDeviceCount() < 1:
+                _cupy_error = "CuPy is installed but finds no CUDA device"
+            else:
+                _cupy = cupy
+        except Exception as e:  # ImportError, or a CUDA driver error raised by CuPy
+            _cupy_error = f"CuPy is not usable ({type(e).__name__}: {e})"
+    return _cupy
+
+
+def cuda_is_available() -> bool:
+    """True when CuPy imports and sees at least one GPU."""
+    return _import_cupy() is not None
+
+
+def cuda_device_count() -> int:
+    cp = _import_cupy()
+    return cp.cuda.runtime.getDeviceCount() if cp is not None else 0
+
+
+def require_cupy():
+    cp = _import_cupy()
+    if cp is None:
+        raise RuntimeError(
+            f"a CUDA device was asked for, but {_cupy_error}. Install CuPy for your CUDA version "
+            "(pip install 'minilm[cuda12]' or 'minilm[cuda13]') on a machine with an NVIDIA GPU, "
+            "or keep the tensors on 'cpu'."
+        )
+    return cp
+
+
+def is_cuda_array(a) -> bool:
+    return type(a).__module__.startswith("cupy")
+
+
+def xp_of(a):
+    """The array module (``numpy`` or ``cupy``) that owns array ``a``."""
+    if type(a) is np.ndarray:
+        return np
+    if is_cuda_array(a):
+        return _cupy
+    return np
+
+
+# ---------------------------------------------------------------------------------------------
+# devices
+# ---------------------------------------------------------------------------------------------
+
+
+class Device:
+    """Where a tensor's data lives: ``cpu`` (a NumPy array) or ``cuda:N`` (a CuPy array on GPU N).
+
+    Compares equal to its string form, so ``t.device == "cpu"`` works as in PyTorch.
+    """
+
+    __slots__ = ("type", "index")
+
+    def __init__(self, type: str, index: int | None = None):
+        if type == "cuda" and index is None:
+            index = 0
+        self.type = type
+        self.index = index
+
+    def __str__(self):
+        return self.type if self.index is None else f"{self.type}:{self.index}"
+
+    def __repr__(self):
+        return f"device(type='{self.type}'" + ("" if self.index is None else f", index={self.index}") + ")"
+
+    def __eq__(self, other):
+        if isinstance(other, str):
+            try:
+                other = device(other)
+            except ValueError:
+                return False
+        if isinstance(other, Device):
+            return self.type == other.type and self.index == other.index
+        return NotImplemented
+
+    def __hash__(self):
+        return hash((self.type, self.index))
+
+
+CPU = Device("cpu")
+
+
+def device(spec) -> Device:
+    """Parse ``"cpu"``, ``"cuda"``, ``"cuda:1"`` or a Device into a Device."""
+    if isinstance(spec, Device):
+        return spec
+    if isinstance(spec, str):
+        name, _, idx = spec.partition(":")
+        if name == "cpu" and not idx:
+            return CPU
+        if name == "cuda":
+            if not idx:
+                return Device("cuda", 0)
+            if idx.isdigit():
+                return Device("cuda", int(idx))
+    raise ValueError(f"unknown device {spec!r}: use 'cpu', 'cuda' or 'cuda:N'")
+
+
+def device_of(a) -> Device:
+    if type(a) is np.ndarray:
+        return CPU
+    if is_cuda_array(a):
+        return Device("cuda", a.device.id)
+    return CPU
+
+
+def to_device(a, dev: Device):
+    """Copy array ``a`` to device ``dev`` (no copy when it is already there)."""
+    if dev.type == "cpu":
+        return a.get() if is_cuda_array(a) else a
+    cp = require_cupy()
+    if dev.index >= cp.cuda.runtime.getDeviceCount():
+        raise RuntimeError(f"device {dev} does not exist: this machine has {cuda_device_count()} GPU(s)")
+    with cp.cuda.Device(dev.index):
+        return cp.asarray(a)
+
+
+def xp_for(dev: Device):
+    """The array module that creates arrays on ``dev``."""
+    return np if dev.type == "cpu" else require_cupy()
+
+
+class on_device:
+    """Context manager: make ``dev`` the current CUDA device while creating arrays (no-op on CPU)."""
+
+    def __init__(self, dev: Device):
+        self.ctx = require_cupy().cuda.Device(dev.index) if dev.type == "cuda" else None
+
+    def __enter__(self):
+        if self.ctx is not None:
+            self.ctx.__enter__()
+
+    def __exit__(self, *exc):
+        if self.ctx is not None:
+            self.ctx.__exit__(*exc)
+
+
+# ---------------------------------------------------------------------------------------------
+# random numbers: one generator per device, all reseeded by manual_seed
+# ---------------------------------------------------------------------------------------------
+
+_seed = None
+_generators: dict = {}
+
+
+def manual_seed(seed: int) -> None:
+    """Seed every device's generator. The same seed gives the same numbers on the same device;
+    NumPy and CuPy use different generators, so CPU and GPU streams differ from each other."""
+    global _seed
+    _seed = int(seed)
+    _generators.clear()
+
+
+def generator(dev: Device):
+    """The random generator of ``dev``: ``numpy.random.Generator`` on CPU, ``cupy.random.RandomState``
+    on CUDA (created on first use from the last ``manual_seed``)."""
+    g = _generators.get(dev)
+    if g is None:
+        if dev.type == "cpu":
+            g = np.random.default_rng(_seed)
+        else:
+            cp = require_cupy()
+            with cp.cuda.Device(dev.index):
+                g = cp.random.RandomState(_seed)
+        _generators[dev] = g
+    return g
+
+
+def random_normal(dev: Device, shape, dtype):
+    g = generator(dev)
+    with on_device(dev):
+        return g.standard_normal(size=shape, dtype=dtype)
+
+
+def random_uniform(dev: Device, shape, dtype):
+    g = generator(dev)
+    if dev.type == "cpu":
+        return g.random(size=shape, dtype=dtype)
+    with on_device(dev):
+        return g.random_sample(size=shape, dtype=dtype)
+
+
+def random_integers(dev: Device, low, high, shape):
+    g = generator(dev)
+    if dev.type == "cpu":
+        return g.integers(low, high, size=shape, dtype=np.int64)
+    with on_device(dev):
+        return g.randint(low, high, size=shape, dtype=np.int64)
+
+
+# ---------------------------------------------------------------------------------------------
+# operations whose NumPy and CuPy spellings differ
+# ---------------------------------------------------------------------------------------------
+
+
+def scatter_add(target, index, values) -> None:
+    """``target[index] += values`` where repeated indices ACCUMULATE (plain ``+=`` would keep only
+    one of them). NumPy spells it ``np.add.at``, CuPy ``cupyx.scatter_add``."""
+    if type(target) is np.ndarray:
+        np.add.at(target, index, values)
+    else:
+        import cupyx
+
+        cupyx.scatter_add(target, index, values)
+
+
+def check_index_range(op: str, idx, size: int, dim: int) -> None:
+    """Raise IndexError if an integer index array has a value outside ``[-size, size)``.
+
+    NumPy raises on its own, but CuPy silently wraps out-of-range indices; checking here makes the
+    error the same on both devices."""
+    if idx.size == 0:
+        return
+    lo, hi = int(idx.min()), int(idx.max())
+    if lo < -size or hi >= size:
+        bad = hi if hi >= size else lo
+        raise IndexError(f"{op}: index {bad} is out of range for dimension {dim} of size {size}")
