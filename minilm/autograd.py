@@ -185,7 +185,7 @@ class Function:
                 if first is None:
                     first = d
                 elif type(d) is not type(first) or d.dtype is not first.dtype:
-                    _check_compatible(_op_name(cls), first, d)
+                    _check_operands(_op_name(cls), args)
                 arrays.append(d)
                 needs.append(a._requires_grad)
             else:
@@ -235,6 +235,16 @@ def _explain(cls, arrays, kwargs, error):
     if msg is None:
         return error
     return ValueError(f"{_op_name(cls)}: {msg}")
+
+
+def _check_operands(op: str, args) -> None:
+    """All Tensor arguments on one device, and all float ones of one dtype (slow path of apply)."""
+    arrays = [a.data for a in args if isinstance(a, Tensor)]
+    floats = [d for d in arrays if d.dtype.kind == "f"]
+    for d in arrays[1:]:
+        _check_compatible(op, arrays[0], d)
+    for d in floats[1:]:
+        _check_compatible(op, floats[0], d)
 
 
 def _check_compatible(op: str, x, y) -> None:
@@ -354,6 +364,8 @@ def backward(root: Tensor, gradient=None, retain_graph: bool = False) -> None:
                 xd = x.data
                 if gx.shape != xd.shape:
                     gx = unbroadcast(gx, xd.shape, fn)
+                elif not xd.ndim and isinstance(gx, np.generic):
+                    gx = np.asarray(gx)  # NumPy turns 0-d results into scalars; keep arrays
                 if gx.dtype is not xd.dtype:
                     raise TypeError(
                         f"{fn.name()}.backward returned a {gx.dtype} gradient for a {xd.dtype} "

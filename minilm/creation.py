@@ -20,6 +20,8 @@ def as_array(data, dtype=None, device=None, copy=True):
     supported dtype on the requested device."""
     if isinstance(data, Tensor):
         data = data.data
+    if isinstance(data, np.generic):  # a NumPy scalar keeps its dtype, as an array would
+        data = np.asarray(data)
     if isinstance(data, np.ndarray) or backend.is_cuda_array(data):
         arr = data
         target = backend.canonical_dtype(arr.dtype if dtype is None else dtype)

@@ -90,10 +90,10 @@ def binary_operands(a, b):
 def _number(x):
     """A Python number stays as it is (NumPy then keeps the tensor's dtype); a NumPy scalar
     becomes a Python number; an array becomes a Tensor."""
+    if isinstance(x, np.generic):  # first: np.float64 is also a Python float, but not a weak one
+        return x.item()
     if isinstance(x, (bool, int, float)):
         return x
-    if isinstance(x, np.generic):
-        return x.item()
     if isinstance(x, np.ndarray) or backend.is_cuda_array(x):
         return _as_tensor(x)
     raise TypeError(f"unsupported operand of type {type(x).__name__}; use a Tensor or a Python number")

@@ -32,10 +32,10 @@ class MatMul(Function):
         # Give 1-D operands (and the gradient) their matrix dimension back.
         a2 = a[None, :] if a.ndim == 1 else a
         b2 = b[:, None] if b.ndim == 1 else b
-        if a.ndim == 1:
-            g = g[..., None, :]
         if b.ndim == 1:
             g = g[..., None]
+        if a.ndim == 1:
+            g = g[..., None, :]
         ga = gb = None
         if need_a:
             ga = g @ b2.swapaxes(-1, -2)

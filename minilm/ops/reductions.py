@@ -23,6 +23,8 @@ from __future__ import annotations
 
 from collections import namedtuple
 
+import numpy as np
+
 from minilm import backend
 from minilm.autograd import Function
 from minilm.ops import indexing
@@ -126,7 +128,8 @@ class LogSumExp(Function):
         xp = backend.xp_of(a)
         m = a.max(axis=dims, keepdims=True)
         m = xp.where(xp.isfinite(m), m, 0)  # a row of -inf: subtract 0, not -inf (no NaN)
-        y = xp.log(xp.exp(a - m).sum(axis=dims, keepdims=True)) + m
+        with np.errstate(divide="ignore"):  # log(0) = -inf for a row of -inf is the right answer
+            y = xp.log(xp.exp(a - m).sum(axis=dims, keepdims=True)) + m
         ctx.save_for_backward(a, y)
         ctx.dims, ctx.keepdim = dims, keepdim
         return y if keepdim else y.reshape(tuple(n for i, n in enumerate(y.shape) if i not in dims))
