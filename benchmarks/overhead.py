@@ -12,8 +12,9 @@ Targets (issue 2): chain ratio minilm/torch <= 1.0; matmul forward within 5% of 
 
     python benchmarks/overhead.py [--threads N] [--device cpu|cuda] [--repeats R]
 
-Every figure is the median over R samples; each sample times a loop long enough (>= ~20 ms)
-for the clock to be accurate.
+Every figure is the median over R samples; each sample times a loop of about 20 ms, and the
+contenders take their samples in turn (minilm with NumPy; PyTorch in a group of its own), so
+that load on the machine hits them alike.
 """
 
 from __future__ import annotations
@@ -52,21 +53,29 @@ except ImportError:
     torch = None
 
 
-def median_time(fn, repeats: int) -> float:
-    """Median seconds per call of ``fn`` over ``repeats`` samples."""
-    fn()  # warm up
-    n, t0 = 1, time.perf_counter()
-    fn()
-    once = time.perf_counter() - t0
-    n = max(1, int(0.02 / max(once, 1e-9)))
-    samples = []
-    for _ in range(repeats):
+def median_times(fns: dict, repeats: int) -> dict:
+    """Median seconds per call of each function in ``fns``. The samples are taken round-robin
+    (one sample of each function in turn), so that a change in machine load affects all of them
+    alike instead of whichever happened to run during it.
+
+    PyTorch is timed in a group of its own: its OpenMP threads keep spinning for a while after a
+    parallel region, which would slow down a NumPy sample taken right after a PyTorch one."""
+    loops = {}
+    for name, fn in fns.items():
+        fn()  # warm up
         t0 = time.perf_counter()
-        for _ in range(n):
-            fn()
-        samples.append((time.perf_counter() - t0) / n)
-    samples.sort()
-    return samples[len(samples) // 2]
+        fn()
+        once = time.perf_counter() - t0
+        loops[name] = max(1, int(0.02 / max(once, 1e-9)))  # each sample lasts about 20 ms
+    samples = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            n = loops[name]
+            t0 = time.perf_counter()
+            for _ in range(n):
+                fn()
+            samples[name].append((time.perf_counter() - t0) / n)
+    return {name: sorted(s)[len(s) // 2] for name, s in samples.items()}
 
 
 def chain(x, w, length):
@@ -125,9 +134,7 @@ def main():
         mx.grad = mw.grad = None
         chain(mx, mw, L).sum().backward()
 
-    t_m = median_time(m_chain, R)
-    t_np = median_time(lambda: numpy_chain(xs, ws, L).sum(), R)
-    t_t = None
+    fns = {"minilm": m_chain, "numpy": lambda: numpy_chain(xs, ws, L).sum()}
     if torch:
         tx = torch.tensor(xs, requires_grad=True)
         tw = torch.tensor(ws, requires_grad=True)
@@ -136,7 +143,9 @@ def main():
             tx.grad = tw.grad = None
             chain(tx, tw, L).sum().backward()
 
-        t_t = median_time(t_chain, R)
+        torch_fns = {"torch": t_chain}
+    t = {**median_times(fns, R), **(median_times(torch_fns, R) if torch else {})}
+    t_m, t_np, t_t = t["minilm"], t["numpy"], t.get("torch")
     rows.append((f"chain of {L} ops on 8x8, fwd+bwd", t_m, t_np, t_t))
 
     # 2. matmul
@@ -158,11 +167,13 @@ def main():
         sync()
 
     gout = minilm.ones(n, n, device=args.device)
-    t_mf = median_time(m_fwd, R)
-    t_mfb = median_time(m_fwd_bwd, R)
-    t_npf = median_time(lambda: a @ b, R)
-    t_npfb = median_time(lambda: (a @ b, np.ones((n, n), np.float32) @ b.T, a.T @ np.ones((n, n), np.float32)), R)
-    t_tf = t_tfb = None
+    ones = np.ones((n, n), np.float32)
+    fns = {
+        "minilm_f": m_fwd,
+        "minilm_fb": m_fwd_bwd,
+        "numpy_f": lambda: a @ b,
+        "numpy_fb": lambda: (a @ b, ones @ b.T, a.T @ ones),
+    }
     if torch:
         ta = torch.tensor(a, requires_grad=True)
         tb = torch.tensor(b, requires_grad=True)
@@ -176,8 +187,10 @@ def main():
             ta.grad = tb.grad = None
             (ta @ tb).backward(tg)
 
-        t_tf = median_time(t_fwd, R)
-        t_tfb = median_time(t_fwd_bwd, R)
+        torch_fns = {"torch_f": t_fwd, "torch_fb": t_fwd_bwd}
+    t = {**median_times(fns, R), **(median_times(torch_fns, R) if torch else {})}
+    t_mf, t_mfb, t_npf, t_npfb = t["minilm_f"], t["minilm_fb"], t["numpy_f"], t["numpy_fb"]
+    t_tf, t_tfb = t.get("torch_f"), t.get("torch_fb")
     rows.append((f"matmul {n}x{n}, forward", t_mf, t_npf, t_tf))
     rows.append((f"matmul {n}x{n}, fwd+bwd (NumPy: the 3 matmuls)", t_mfb, t_npfb, t_tfb))
 

@@ -15,7 +15,7 @@ os.environ.setdefault("MINILM_SMOKE", "1")
 
 settings.register_profile(
     "default",
-    max_examples=int(os.environ.get("MINILM_HYPOTHESIS_EXAMPLES", "25")),
+    max_examples=int(os.environ.get("MINILM_HYPOTHESIS_EXAMPLES", "50")),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
