@@ -18,7 +18,7 @@ the engine (``backward``)
 grad mode (``no_grad``, ``enable_grad``, ``set_grad_enabled``)
     A switch that stops ``Function.apply`` from recording anything.
 
-``gradcheck`` (in ``minilm/gradcheck.py``, re-exported here) compares a backward with central
+``gradcheck`` (in ``minilm/finite_differences.py``, re-exported here) compares a backward with central
 finite differences.
 """
 
@@ -366,7 +366,7 @@ def backward(root: Tensor, gradient=None, retain_graph: bool = False) -> None:
                     gx = unbroadcast(gx, xd.shape, fn)
                 elif not xd.ndim and isinstance(gx, np.generic):
                     gx = np.asarray(gx)  # NumPy turns 0-d results into scalars; keep arrays
-                if gx.dtype is not xd.dtype:
+                if gx.dtype is not xd.dtype and gx.dtype != xd.dtype:
                     raise TypeError(
                         f"{fn.name()}.backward returned a {gx.dtype} gradient for a {xd.dtype} "
                         "input; a gradient must keep its input's dtype"
@@ -412,4 +412,4 @@ def _root_gradient(root: Tensor, gradient):
     return g
 
 
-from minilm.gradcheck import gradcheck  # noqa: E402  (re-exported: minilm.autograd.gradcheck)
+from minilm.finite_differences import GradcheckError, gradcheck  # noqa: E402,F401  (re-exported)

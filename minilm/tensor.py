@@ -160,6 +160,13 @@ class Tensor:
             raise TypeError("len() of a 0-d tensor")
         return self.data.shape[0]
 
+    def __iter__(self):
+        """Iterate over the first dimension (each item stays in the graph)."""
+        if self.data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        for i in range(self.data.shape[0]):
+            yield self[i]
+
     # -----------------------------------------------------------------------------------------
     # conversion
     # -----------------------------------------------------------------------------------------
@@ -321,9 +328,13 @@ class Tensor:
 
     # comparisons and logic: results are bool tensors without a graph
     def __eq__(self, other):
+        if other is None or isinstance(other, str):
+            return NotImplemented  # Python then compares identities: `t == None` is False
         return elementwise.eq(self, other)
 
     def __ne__(self, other):
+        if other is None or isinstance(other, str):
+            return NotImplemented
         return elementwise.ne(self, other)
 
     def __lt__(self, other):

@@ -8,7 +8,7 @@ import pytest
 import minilm
 from helpers import leaf
 from minilm.autograd import Function, gradcheck
-from minilm.gradcheck import GradcheckError
+from minilm.autograd import GradcheckError
 
 
 class SquareMissingFactor(Function):

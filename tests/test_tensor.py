@@ -197,3 +197,14 @@ def test_import_needs_no_cupy_matplotlib_or_torch():
         "assert not bad, bad"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_iteration_len_and_comparison_with_none(device):
+    x = minilm.tensor([[1.0, 2.0], [3.0, 4.0]], device=device, requires_grad=True)
+    rows = list(x)
+    assert len(rows) == len(x) == 2 and rows[1].tolist() == [3.0, 4.0]
+    sum(r.sum() for r in rows).backward()
+    assert x.grad.tolist() == [[1.0, 1.0], [1.0, 1.0]]
+    with pytest.raises(TypeError, match="0-d"):
+        iter(minilm.tensor(1.0, device=device)).__next__()
+    assert (x == None) is False and (x != None) is True  # noqa: E711

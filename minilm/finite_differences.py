@@ -1,4 +1,5 @@
-"""Checking a backward against finite differences (re-exported as ``minilm.autograd.gradcheck``)."""
+"""Checking a backward against finite differences: ``gradcheck`` and ``GradcheckError``, both
+re-exported from ``minilm.autograd``."""
 
 from __future__ import annotations
 
