@@ -78,8 +78,9 @@ def median_times(fns: dict, repeats: int) -> dict:
     return {name: sorted(s)[len(s) // 2] for name, s in samples.items()}
 
 
-def chain(x, w, length):
-    """The 50-op chain: mul, add, tanh, sub, sigmoid, repeated (values stay bounded)."""
+def chain(x, w, length, tanh=lambda y: y.tanh(), sigmoid=lambda y: y.sigmoid()):
+    """The 50-op chain: mul, add, tanh, sub, sigmoid, repeated (values stay bounded). The same
+    code runs on minilm and PyTorch tensors, and on NumPy arrays given NumPy's tanh and sigmoid."""
     y = x
     for i in range(length):
         k = i % 5
@@ -88,29 +89,16 @@ def chain(x, w, length):
         elif k == 1:
             y = y + w
         elif k == 2:
-            y = y.tanh()
+            y = tanh(y)
         elif k == 3:
             y = y - w
         else:
-            y = y.sigmoid()
+            y = sigmoid(y)
     return y
 
 
 def numpy_chain(x, w, length):
-    y = x
-    for i in range(length):
-        k = i % 5
-        if k == 0:
-            y = y * w
-        elif k == 1:
-            y = y + w
-        elif k == 2:
-            y = np.tanh(y)
-        elif k == 3:
-            y = y - w
-        else:
-            y = 1 / (1 + np.exp(-y))
-    return y
+    return chain(x, w, length, np.tanh, lambda y: 1 / (1 + np.exp(-y)))
 
 
 def fmt(seconds: float) -> str:

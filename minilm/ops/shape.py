@@ -74,22 +74,20 @@ def _infer_shape(op, old_shape, shape) -> tuple:
     return shape
 
 
+def _reshape(op, input, shape):
+    _tensor(op, input)
+    shape = _infer_shape(op, input.shape, _shape_args(shape))
+    return input if shape == input.shape else Reshape.apply(input, shape)
+
+
 def reshape(input, *shape):
     """The same elements in a new shape (one size may be -1: inferred)."""
-    _tensor("reshape", input)
-    shape = _infer_shape("reshape", input.shape, _shape_args(shape))
-    if shape == input.shape:
-        return input
-    return Reshape.apply(input, shape)
+    return _reshape("reshape", input, shape)
 
 
 def view(input, *shape):
     """As ``reshape`` (NumPy decides whether a copy is needed; minilm has no strides of its own)."""
-    _tensor("view", input)
-    shape = _infer_shape("view", input.shape, _shape_args(shape))
-    if shape == input.shape:
-        return input
-    return Reshape.apply(input, shape)
+    return _reshape("view", input, shape)
 
 
 def unsqueeze(input, dim):
