@@ -307,16 +307,18 @@ def unbroadcast(grad, shape: tuple, fn=None):
     each copy contributed to the loss, so the gradient of the input is the SUM of the gradients
     of its copies: sum over the leading dimensions that were added, and over the dimensions
     where the input had size 1 and the result did not (keeping them, with size 1)."""
+    original = tuple(grad.shape)
     extra = grad.ndim - len(shape)
     if extra > 0:
         grad = grad.sum(axis=tuple(range(extra)))
-    axes = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
-    if axes:
-        grad = grad.sum(axis=axes, keepdims=True)
-    if grad.shape != tuple(shape):
+    if extra >= 0:
+        axes = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+        if axes:
+            grad = grad.sum(axis=axes, keepdims=True)
+    if grad.shape != tuple(shape):  # also when grad has fewer dimensions than the input
         who = f"{fn.name()}.backward" if fn is not None else "backward"
         raise RuntimeError(
-            f"{who} returned a gradient of shape {tuple(grad.shape)} for an input of shape "
+            f"{who} returned a gradient of shape {original} for an input of shape "
             f"{tuple(shape)}, and the two are not related by broadcasting"
         )
     return grad

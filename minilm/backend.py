@@ -106,9 +106,10 @@ def require_cupy():
     cp = _import_cupy()
     if cp is None:
         raise RuntimeError(
-            f"a CUDA device was asked for, but {_cupy_error}. Install CuPy for your CUDA version "
-            "(pip install 'minilm[cuda12]' or 'minilm[cuda13]') on a machine with an NVIDIA GPU, "
-            "or keep the tensors on 'cpu'."
+            f"a CUDA device was asked for, but {_cupy_error}. On a machine with an NVIDIA GPU, "
+            "install CuPy for its CUDA version: pip install cupy-cuda12x (or cupy-cuda13x), or from "
+            "minilm's checkout pip install -e '.[cuda12]' (or '.[cuda13]'). Otherwise keep the "
+            "tensors on 'cpu'."
         )
     return cp
 

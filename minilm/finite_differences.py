@@ -103,7 +103,7 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, samples=None, seed=0) 
                 minus = value()
                 x[idx] = orig
                 numeric = (plus - minus) / (2 * eps)
-                got = float(analytic[i][idx])
+                got = float(analytic[i][idx]) + 0.0  # + 0.0 turns -0.0 into 0.0 for printing
                 if not abs(got - numeric) <= atol + rtol * abs(numeric):
                     failures.append((idx, got, numeric))
             if failures:

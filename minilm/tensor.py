@@ -320,6 +320,57 @@ class Tensor:
     def __abs__(self):
         return elementwise.abs(self)
 
+    # In-place arithmetic, for tensors outside the graph: `w -= lr * w.grad` inside no_grad().
+    def __iadd__(self, other):
+        return self._inplace("+=", elementwise.add, other)
+
+    def __isub__(self, other):
+        return self._inplace("-=", elementwise.sub, other)
+
+    def __imul__(self, other):
+        return self._inplace("*=", elementwise.mul, other)
+
+    def __itruediv__(self, other):
+        return self._inplace("/=", elementwise.div, other)
+
+    def zero_(self) -> "Tensor":
+        """Set every element to 0 (in place, as ``*= 0``)."""
+        return self.fill_(0)
+
+    def fill_(self, value) -> "Tensor":
+        """Set every element to ``value`` (in place)."""
+        self._check_inplace("fill_", value)
+        out = backend.xp_of(self.data).empty_like(self.data)
+        out[...] = value
+        self.data = out
+        return self
+
+    def _check_inplace(self, op, other) -> None:
+        if autograd.is_grad_enabled() and (
+            self._requires_grad or (isinstance(other, Tensor) and other._requires_grad)
+        ):
+            raise RuntimeError(
+                f"{op}: in-place operations are not recorded in the graph, so they cannot be used on "
+                "a tensor that requires grad, or with one, while gradients are on. To update "
+                "parameters, do it inside `with minilm.no_grad():` (e.g. w -= lr * w.grad); to "
+                "compute, write it out of place (y = y + x)."
+            )
+
+    def _inplace(self, op, fn, other) -> "Tensor":
+        """``self op= other``: computes ``fn(self, other)`` and makes it self's data, keeping
+        self's shape and dtype. The result is a NEW array, so arrays that earlier ops saved for
+        backward keep their values; the tensor object stays the same (an optimizer holding it
+        sees the update)."""
+        self._check_inplace(op, other)
+        with autograd.no_grad():
+            result = fn(self, other)
+        if result.shape != self.shape:
+            raise ValueError(f"{op}: the result has shape {result.shape} but the tensor has shape {self.shape}; an in-place op cannot change the shape")
+        if result.data.dtype != self.data.dtype:
+            raise TypeError(f"{op}: the result is {result.dtype} but the tensor is {self.dtype}; an in-place op cannot change the dtype")
+        self.data = result.data
+        return self
+
     def __matmul__(self, other):
         return matmul_ops.matmul(self, other)
 

@@ -255,3 +255,40 @@ def test_function_with_python_number_argument(device):
     x = minilm.tensor([1.0, 2.0], device=device, requires_grad=True)
     (2.0 - x).sum().backward()  # Sub.apply(2.0, x): the number gets no gradient
     assert x.grad.tolist() == [-1.0, -1.0]
+
+
+def test_in_place_update_inside_no_grad(device):
+    w = minilm.tensor([1.0, 2.0], device=device, requires_grad=True)
+    (w * w).sum().backward()
+    same = w
+    with minilm.no_grad():
+        w -= 0.25 * w.grad
+        w *= 2
+    assert w is same and w.is_leaf and w.requires_grad
+    assert w.tolist() == [1.0, 2.0]  # (1 - 0.5) * 2, (2 - 1) * 2
+    w.grad.zero_()
+    assert w.grad.tolist() == [0.0, 0.0]
+
+
+def test_in_place_ops_do_not_change_what_backward_saved(device):
+    x = minilm.tensor([1.0, 2.0], device=device, requires_grad=True)
+    c = minilm.tensor([3.0, 4.0], device=device)
+    y = (x * c).sum()
+    c += 10  # allowed: c needs no grad; the graph keeps the old values
+    y.backward()
+    assert x.grad.tolist() == [3.0, 4.0]
+    assert c.tolist() == [13.0, 14.0]
+
+
+def test_in_place_ops_on_the_graph_are_an_error(device):
+    w = minilm.tensor([1.0, 2.0], device=device, requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"-=: in-place operations are not recorded.*no_grad"):
+        w -= 1.0
+    c = minilm.zeros(2, device=device)
+    with pytest.raises(RuntimeError, match="in-place"):
+        c += w
+    with pytest.raises(ValueError, match=r"\+=: the result has shape \(2, 2\) but the tensor has shape \(2,\)"):
+        c += minilm.ones(2, 2, device=device)
+    i = minilm.tensor([1, 2], device=device)
+    with pytest.raises(TypeError, match="the result is float32 but the tensor is int64"):
+        i /= 2

@@ -226,3 +226,20 @@ def test_a_broken_backward_is_named(device):
         WrongShape.apply(x).backward()
     with pytest.raises(TypeError, match="WrongDtype.backward returned a float64 gradient for a float32 input"):
         WrongDtype.apply(x).sum().backward()
+
+
+class ReturnsFewerDims(Function):
+    @staticmethod
+    def forward(ctx, a):
+        return a * 2
+
+    @staticmethod
+    def backward(ctx, g):
+        return g.reshape(-1)
+
+
+def test_a_gradient_with_fewer_dimensions_is_named(device):
+    for shape in ((1, 3), (3, 1)):
+        x = minilm.ones(*shape, device=device, requires_grad=True)
+        with pytest.raises(RuntimeError, match=re.escape(f"returned a gradient of shape (3,) for an input of shape {shape}")):
+            ReturnsFewerDims.apply(x).sum().backward()
