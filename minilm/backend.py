@@ -64,10 +64,6 @@ def canonical_dtype(dtype) -> np.dtype:
     raise TypeError(f"unsupported dtype {d}; minilm supports float32, float64, int64 and bool")
 
 
-def is_floating(dtype) -> bool:
-    return dtype in FLOAT_DTYPES
-
-
 # ---------------------------------------------------------------------------------------------
 # CuPy, imported lazily
 # ---------------------------------------------------------------------------------------------

@@ -208,3 +208,17 @@ def test_iteration_len_and_comparison_with_none(device):
     with pytest.raises(TypeError, match="0-d"):
         iter(minilm.tensor(1.0, device=device)).__next__()
     assert (x == None) is False and (x != None) is True  # noqa: E711
+
+
+def test_small_conveniences(device):
+    x = minilm.tensor([[1.0, -2.0], [3.0, 0.0]], device=device, requires_grad=True)
+    y = x * 2
+    assert y.detach_() is y and y.is_leaf and not y.requires_grad
+    assert minilm.tensor([1, 2], device=device).type_as(x).dtype == minilm.float32
+    t = x.detach().T
+    assert not t.data.flags.c_contiguous and t.contiguous().data.flags.c_contiguous
+    assert t.contiguous().tolist() == t.tolist()
+    assert (x > 0).any().item() and not (x > 0).all().item()
+    assert (x > 0).any(dim=1).tolist() == [True, True] and (x > -3).all(dim=0, keepdim=True).tolist() == [[True, True]]
+    assert minilm.tensor([1.0], device=device).expand_as(x).shape == (2, 2)
+    assert x.clip(-1, 1).tolist() == [[1.0, -1.0], [1.0, 0.0]]
