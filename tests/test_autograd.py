@@ -168,7 +168,7 @@ def test_set_grad_enabled(device):
     assert not f(x).requires_grad
 
 
-def test_no_grad_restores_mode_after_an_exception(device):
+def test_no_grad_restores_mode_after_an_exception():
     with pytest.raises(ZeroDivisionError):
         with minilm.no_grad():
             1 / 0

@@ -1,6 +1,5 @@
 """Level 3: every notebook runs top to bottom in smoke mode, and is committed without outputs."""
 
-import os
 import pathlib
 
 import pytest

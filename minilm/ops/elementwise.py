@@ -115,7 +115,7 @@ def _xp2(a, b):
     return backend.xp_of(b if isinstance(a, (bool, int, float)) else a)
 
 
-def _broadcast_message(arrays, kwargs, error):
+def _broadcast_message(arrays):
     shapes = [tuple(np.shape(x)) for x in arrays]
     shapes = [s for s, x in zip(shapes, arrays) if not isinstance(x, (int, float, bool))]
     if len(shapes) < 2:
@@ -136,7 +136,7 @@ class BroadcastingFunction(Function):
 
     @classmethod
     def explain_failure(cls, arrays, kwargs, error):
-        return _broadcast_message(arrays, kwargs, error)
+        return _broadcast_message(arrays)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -588,7 +588,7 @@ def _compare(op, name, a, b):
     try:
         return Tensor._wrap(backend.xp_of(x if isinstance(a, Tensor) else y).asarray(op(x, y)))
     except ValueError as e:
-        msg = _broadcast_message([x, y], {}, e)
+        msg = _broadcast_message([x, y])
         raise ValueError(f"{name}: {msg}" if msg else str(e)) from None
 
 

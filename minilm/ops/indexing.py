@@ -22,7 +22,7 @@ from minilm.ops.shape import normalize_dim
 from minilm.tensor import Tensor
 
 
-def _to_index_array(k, xp, device):
+def _to_index_array(k, device):
     """A Tensor, list or array inside an index, as an int64 or bool array on ``device``."""
     if isinstance(k, Tensor):
         arr = k.data
@@ -50,7 +50,6 @@ def normalize_key(key, shape, device):
     and whether it contains integer arrays (advanced indexing)."""
     if not isinstance(key, tuple):
         key = (key,)
-    xp = backend.xp_for(device)
     consumed = sum(
         (k.ndim if hasattr(k, "ndim") else np.ndim(k)) if _is_array_index(k) and _index_dtype_kind(k) == "b" else 1
         for k in key
@@ -77,7 +76,7 @@ def normalize_key(key, shape, device):
             out.append(int(k))
             dim += 1
         elif _is_array_index(k):
-            arr = _to_index_array(k, xp, device)
+            arr = _to_index_array(k, device)
             if arr.dtype.kind == "b":
                 want = shape[dim : dim + arr.ndim]
                 if tuple(arr.shape) != tuple(want):

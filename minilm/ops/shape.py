@@ -208,7 +208,7 @@ def expand(input, *sizes):
 # ---------------------------------------------------------------------------------------------
 
 
-def _same_dtype(op, tensors):
+def _same_dtype(tensors):
     """Integer tensors joined with float ones become float; two float dtypes are an error
     (raised by Function.apply)."""
     floats = [t.data.dtype for t in tensors if t.data.dtype.kind == "f"]
@@ -227,7 +227,7 @@ def _tensor_list(op, tensors):
     for i, t in enumerate(tensors):
         if not isinstance(t, Tensor):
             raise TypeError(f"{op}: element {i} is a {type(t).__name__}, not a Tensor")
-    return _same_dtype(op, list(tensors))
+    return _same_dtype(list(tensors))
 
 
 class Cat(Function):
