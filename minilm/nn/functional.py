@@ -1,6 +1,76 @@
-"""``minilm.nn.functional``: functions of tensors, named as in ``torch.nn.functional``."""
+"""``minilm.nn.functional``: functions of tensors, named as in ``torch.nn.functional``.
 
+The fused ones (``linear``, ``softmax``, ``log_softmax``, ``cross_entropy``, ``nll_loss``,
+``layer_norm``, ``embedding``, ``dropout``, ``gelu``) are explicit kernels with hand-derived
+backward passes (``minilm/kernels/``); the rest are composed from primitive ops.
+"""
+
+from __future__ import annotations
+
+from minilm.kernels import cross_entropy, dropout, embedding, gelu, layer_norm, linear, log_softmax, nll_loss, softmax
 from minilm.ops.elementwise import leaky_relu, relu, sigmoid, tanh
 from minilm.ops.shape import pad
+from minilm.tensor import Tensor
 
-__all__ = ["leaky_relu", "pad", "relu", "sigmoid", "tanh"]
+_REDUCTIONS = ("none", "mean", "sum")
+
+
+def _reduce(op: str, loss, reduction: str):
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{op}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    return loss
+
+
+def _same_shape(op: str, input, target) -> None:
+    if not isinstance(input, Tensor) or not isinstance(target, Tensor):
+        raise TypeError(f"{op}: input and target must be Tensors")
+    if input.shape != target.shape:
+        raise ValueError(f"{op}: input {input.shape} and target {target.shape} must have the same shape")
+
+
+def mse_loss(input, target, reduction: str = "mean"):
+    """Mean squared error ``mean((input - target)^2)``."""
+    _same_shape("mse_loss", input, target)
+    d = input - target
+    return _reduce("mse_loss", d * d, reduction)
+
+
+def binary_cross_entropy_with_logits(input, target, weight=None, reduction: str = "mean", pos_weight=None):
+    """Binary cross-entropy of logits ``x`` against targets ``y`` in [0, 1], in the stable form
+
+        loss = (1 - y) x + (1 + (p - 1) y) log(1 + exp(-x))          (p = pos_weight, default 1)
+
+    with ``log(1 + exp(-x)) = max(-x, 0) + log(1 + exp(-|x|))``, which never overflows."""
+    _same_shape("binary_cross_entropy_with_logits", input, target)
+    softplus_neg = relu(-input) + (1 + (-input.abs()).exp()).log()  # log(1 + e^-x)
+    if pos_weight is None:
+        loss = (1 - target) * input + softplus_neg
+    else:
+        loss = (1 - target) * input + (1 + (pos_weight - 1) * target) * softplus_neg
+    if weight is not None:
+        loss = loss * weight
+    return _reduce("binary_cross_entropy_with_logits", loss, reduction)
+
+
+__all__ = [
+    "binary_cross_entropy_with_logits",
+    "cross_entropy",
+    "dropout",
+    "embedding",
+    "gelu",
+    "layer_norm",
+    "leaky_relu",
+    "linear",
+    "log_softmax",
+    "mse_loss",
+    "nll_loss",
+    "pad",
+    "relu",
+    "sigmoid",
+    "softmax",
+    "tanh",
+]

@@ -1,0 +1,229 @@
+r"""Cross-entropy of logits against class indices, fused with its softmax.
+
+Rows. The logits ``x`` have the classes in their LAST dimension: ``(N, C)`` with targets ``(N,)``,
+or ``(N, T, C)`` with targets ``(N, T)`` (a language model's output, no reshaping needed). (PyTorch
+puts the classes in dimension 1 for inputs of more than two dimensions; minilm keeps them last,
+where the models produce them.) Below, each row ``i`` is one vector of ``C`` logits ``z`` and one
+target ``t``.
+
+Forward. With ``lse = m + log sum_c exp(z_c - m)``, ``m = max_c z_c`` (log-sum-exp, which never
+overflows), the loss of a row with label smoothing ``eps`` (``eps = 0``: plain cross-entropy) is
+the cross-entropy against the target distribution ``q = (1 - eps) onehot(t) + eps / C``::
+
+    loss_i = -sum_c q_c log softmax(z)_c = lse - (1 - eps) z_t - eps * mean_c z_c
+
+Rows whose target is ``ignore_index`` have loss 0 and are left out of the mean: ``reduction='mean'``
+divides by the number ``n`` of counted rows (and returns 0, not NaN, when ``n = 0``).
+
+Backward. ``d lse / d z_c = softmax(z)_c = p_c``, so::
+
+    d loss_i / d z_c = p_c - q_c = p_c - (1 - eps) [c = t] - eps / C
+
+"softmax minus one-hot", times the incoming gradient of the row (``g / n`` for the mean, ``g``
+for the sum, ``g_i`` for 'none'), and 0 for ignored rows. Forward keeps ``p`` (computed anyway on
+the way to ``lse``), so backward is one pass over the logits.
+
+On CuPy the log-sum-exp is one ``ReductionKernel`` and the backward one ``ElementwiseKernel`` that
+forms ``(p - q) * scale`` for every logit in a single launch.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from minilm import backend
+from minilm.autograd import Function
+from minilm.tensor import Tensor
+
+REDUCTIONS = ("none", "mean", "sum")
+
+
+@functools.cache
+def _cuda():
+    cp = backend.require_cupy()
+    return {
+        "sum_exp": cp.ReductionKernel("T x, T m", "T s", "exp(x - m)", "a + b", "s = a", "0", "minilm_ce_sum_exp"),
+        # p = softmax, written where the row's lse is known: p = exp(x - lse)
+        "probs": cp.ElementwiseKernel("T x, T lse", "T p", "p = exp(x - lse)", "minilm_ce_probs"),
+        # (p - q) * scale, with q = (1 - eps) [c == t] + eps / C; t < 0 marks an ignored row
+        "grad": cp.ElementwiseKernel(
+            "T p, int64 t, T scale, T eps, int64 C",
+            "T dx",
+            """
+            const long long c = i % C;
+            if (t < 0) { dx = 0; }
+            else { dx = (p - (c == t ? (T)1 - eps : (T)0) - eps / (T)C) * scale; }
+            """,
+            "minilm_ce_grad",
+        ),
+    }
+
+
+def _row_lse_and_probs(x2):
+    """log-sum-exp of each row of the (M, C) array ``x2``, and the softmax probabilities."""
+    if type(x2) is np.ndarray:
+        m = x2.max(axis=1, keepdims=True)
+        p = x2 - m
+        np.exp(p, out=p)
+        s = p.sum(axis=1, keepdims=True)
+        p /= s
+        return (m + np.log(s))[:, 0], p
+    k = _cuda()
+    m = x2.max(axis=1, keepdims=True)
+    lse = m + backend.xp_of(x2).log(k["sum_exp"](x2, m, axis=1, keepdims=True))
+    return lse[:, 0], k["probs"](x2, lse)
+
+
+class CrossEntropy(Function):
+    op_name = "cross_entropy"
+
+    @staticmethod
+    def forward(ctx, x, target, ignore_index, reduction, label_smoothing):
+        xp = backend.xp_of(x)
+        C = x.shape[-1]
+        x2 = x.reshape(-1, C)
+        t = target.reshape(-1)
+        counted = t != ignore_index
+        t_safe = xp.where(counted, t, 0)
+        lse, p = _row_lse_and_probs(x2)
+        rows = xp.arange(t.shape[0])
+        loss = lse - (1 - label_smoothing) * x2[rows, t_safe]
+        if label_smoothing:
+            loss -= label_smoothing * x2.mean(axis=1)
+        loss = xp.where(counted, loss, 0)
+        n = int(counted.sum())
+        ctx.save_for_backward(p, xp.where(counted, t, -1))
+        ctx.shape, ctx.n, ctx.reduction, ctx.eps = x.shape, n, reduction, label_smoothing
+        if reduction == "none":
+            return loss.reshape(target.shape)
+        total = loss.sum()
+        if reduction == "sum":
+            return total
+        return total / n if n else total * 0  # no counted rows: a defined 0, not 0/0
+
+    @staticmethod
+    def backward(ctx, g):
+        p, t = ctx.saved_tensors
+        if ctx.reduction == "none":
+            scale = g.reshape(-1, 1)
+        elif ctx.reduction == "sum" or ctx.n == 0:
+            scale = g
+        else:
+            scale = g / ctx.n
+        dx = cross_entropy_backward(p, t, scale, ctx.eps)
+        return _shaped(dx, ctx.shape), None, None, None, None
+
+
+def _shaped(a, shape):
+    """``a.reshape(shape)`` without making a view when the shape is already right (the engine would
+    copy a view before handing it to a leaf as its .grad)."""
+    return a if a.shape == shape else a.reshape(shape)
+
+
+def cross_entropy_backward(p, t, scale, eps):
+    """``(p - q) * scale`` for probabilities ``p`` (M, C) and targets ``t`` (M,) with -1 marking
+    ignored rows (which get 0); ``scale`` is a scalar or an (M, 1) column."""
+    xp = backend.xp_of(p)
+    M, C = p.shape
+    if xp is not np:
+        scale = xp.broadcast_to(xp.asarray(scale, dtype=p.dtype), (M, 1))
+        return _cuda()["grad"](p, t[:, None], scale, p.dtype.type(eps), C)
+    counted = t >= 0
+    if eps:
+        dx = p - eps / C
+        dx *= scale
+    else:
+        dx = p * scale
+    rows = np.flatnonzero(counted)
+    dx[rows, t[rows]] -= ((1 - eps) * np.broadcast_to(scale, (M, 1)))[rows, 0]
+    if rows.shape[0] < M:
+        dx[~counted] = 0
+    return dx
+
+
+def _check(input, target, ignore_index, reduction, label_smoothing):
+    if not isinstance(input, Tensor) or not isinstance(target, Tensor):
+        raise TypeError("cross_entropy: input and target must be Tensors")
+    if input.dtype.kind != "f":
+        raise TypeError(f"cross_entropy: input must hold float logits, got {input.dtype}")
+    if target.dtype.kind not in "iu":
+        raise TypeError(
+            f"cross_entropy: target must hold class indices (int64), got {target.dtype}; "
+            "class probabilities as targets are not supported"
+        )
+    if input.ndim < 1 or target.shape != input.shape[:-1]:
+        raise ValueError(
+            f"cross_entropy: input {input.shape} and target {target.shape} do not match; the classes are "
+            f"the last dimension of input, so target must have shape input.shape[:-1] = {input.shape[:-1]}"
+        )
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"cross_entropy: reduction must be one of {REDUCTIONS}, got {reduction!r}")
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
+    C = input.shape[-1]
+    t = target.data
+    bad = (t != ignore_index) & ((t < 0) | (t >= C))
+    if bool(bad.any()):
+        value = int(t[bad].reshape(-1)[0])
+        raise IndexError(
+            f"cross_entropy: target {value} is out of range for {C} classes (valid: 0 to {C - 1}, "
+            f"or ignore_index={ignore_index} to skip a row)"
+        )
+
+
+def cross_entropy(input, target, ignore_index: int = -100, reduction: str = "mean", label_smoothing: float = 0.0):
+    """``F.cross_entropy``: the mean (or sum, or per-row) cross-entropy of ``input`` logits, classes
+    in the last dimension, against integer ``target`` classes. See the module docstring."""
+    _check(input, target, ignore_index, reduction, label_smoothing)
+    if target.device != input.device:
+        raise RuntimeError(f"cross_entropy: input is on {input.device} but target on {target.device}")
+    return CrossEntropy.apply(input, target.data.astype(np.int64, copy=False), ignore_index, reduction,
+                              float(label_smoothing))
+
+
+class NllLoss(Function):
+    """Negative log-likelihood of log-probabilities: ``loss_i = -logp_{i, t_i}``; backward puts
+    ``-scale`` at each row's target and 0 elsewhere."""
+
+    op_name = "nll_loss"
+
+    @staticmethod
+    def forward(ctx, logp, target, ignore_index, reduction):
+        xp = backend.xp_of(logp)
+        C = logp.shape[-1]
+        lp = logp.reshape(-1, C)
+        t = target.reshape(-1)
+        counted = t != ignore_index
+        t_safe = xp.where(counted, t, 0)
+        rows = xp.arange(t.shape[0])
+        loss = xp.where(counted, -lp[rows, t_safe], 0)
+        n = int(counted.sum())
+        ctx.save_for_backward(t_safe, counted)
+        ctx.shape, ctx.n, ctx.reduction = logp.shape, n, reduction
+        if reduction == "none":
+            return loss.reshape(target.shape)
+        total = loss.sum()
+        if reduction == "sum":
+            return total
+        return total / n if n else total * 0
+
+    @staticmethod
+    def backward(ctx, g):
+        t, counted = ctx.saved_tensors
+        xp = backend.xp_of(t)
+        M, C = t.shape[0], ctx.shape[-1]
+        if ctx.reduction == "none":
+            scale = g.reshape(-1)
+        else:
+            scale = xp.broadcast_to(g / ctx.n if ctx.reduction == "mean" and ctx.n else g, (M,))
+        dx = xp.zeros((M, C), dtype=g.dtype)
+        dx[xp.arange(M), t] = -scale * counted
+        return _shaped(dx, ctx.shape), None, None, None
+
+
+def nll_loss(input, target, ignore_index: int = -100, reduction: str = "mean"):
+    """``F.nll_loss``: cross-entropy when ``input`` already holds log-probabilities (classes last)."""
+    _check(input, target, ignore_index, reduction, 0.0)
+    return NllLoss.apply(input, target.data.astype(np.int64, copy=False), ignore_index, reduction)
