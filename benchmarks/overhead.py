@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
-import time
 
 
 def parse_args():
@@ -36,46 +34,15 @@ def parse_args():
 
 
 args = parse_args()
-# The BLAS thread count must be set before NumPy is imported.
-for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[var] = str(args.threads)
+from common import fmt, import_torch, median_times, set_threads  # noqa: E402
+
+set_threads(args.threads)  # before NumPy is imported
 
 import numpy as np  # noqa: E402
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import minilm  # noqa: E402
 
-try:
-    import torch
-
-    torch.set_num_threads(args.threads)
-except ImportError:
-    torch = None
-
-
-def median_times(fns: dict, repeats: int) -> dict:
-    """Median seconds per call of each function in ``fns``. The samples are taken round-robin
-    (one sample of each function in turn), so that a change in machine load affects all of them
-    alike instead of whichever happened to run during it.
-
-    PyTorch is timed in a group of its own: its OpenMP threads keep spinning for a while after a
-    parallel region, which would slow down a NumPy sample taken right after a PyTorch one."""
-    loops = {}
-    for name, fn in fns.items():
-        fn()  # warm up
-        t0 = time.perf_counter()
-        fn()
-        once = time.perf_counter() - t0
-        loops[name] = max(1, int(0.02 / max(once, 1e-9)))  # each sample lasts about 20 ms
-    samples = {name: [] for name in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            n = loops[name]
-            t0 = time.perf_counter()
-            for _ in range(n):
-                fn()
-            samples[name].append((time.perf_counter() - t0) / n)
-    return {name: sorted(s)[len(s) // 2] for name, s in samples.items()}
+torch = import_torch(args.threads)
 
 
 def chain(x, w, length, tanh=lambda y: y.tanh(), sigmoid=lambda y: y.sigmoid()):
@@ -99,10 +66,6 @@ def chain(x, w, length, tanh=lambda y: y.tanh(), sigmoid=lambda y: y.sigmoid()):
 
 def numpy_chain(x, w, length):
     return chain(x, w, length, np.tanh, lambda y: 1 / (1 + np.exp(-y)))
-
-
-def fmt(seconds: float) -> str:
-    return f"{seconds * 1e6:10.1f} us" if seconds < 1e-2 else f"{seconds * 1e3:10.2f} ms"
 
 
 def main():

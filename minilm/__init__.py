@@ -71,6 +71,7 @@ from minilm.ops.elementwise import (
 )
 from minilm.ops.indexing import gather
 from minilm.ops.matmul import matmul
+from minilm.ops.special import erf
 from minilm.ops.reductions import all, any, argmax, argmin, logsumexp, max, mean, min, std, sum, var
 from minilm.ops.shape import (
     cat,
@@ -85,7 +86,8 @@ from minilm.ops.shape import (
     transpose,
     unsqueeze,
 )
-from minilm import nn  # noqa: E402
+from minilm.io import load, save
+from minilm import nn, optim  # noqa: E402
 
 clip = clamp
 concat = cat

@@ -48,26 +48,34 @@ def _cuda():
     }
 
 
+def _row_mean(a, b=None):
+    """Mean over each row of ``a`` (or of ``a * b``). On NumPy a row sum is a matrix-vector
+    product, which BLAS does several times faster than ``a.mean(axis=1)``; a row sum of
+    products is an ``einsum`` that never materialises ``a * b``."""
+    D = a.shape[1]
+    if b is None:
+        return a @ backend.xp_of(a).full(D, 1 / D, dtype=a.dtype)
+    return backend.xp_of(a).einsum("ij,ij->i", a, b) / a.dtype.type(D)
+
+
 def layer_norm_forward(x2, weight, bias, eps):
-    """``(y, xhat, r)`` for the (M, D) array ``x2``; weight/bias are (D,) arrays or None."""
+    """``(y, xhat, r)`` for the (M, D) array ``x2``; weight/bias are (D,) arrays or None;
+    ``r`` is (M, 1)."""
     xp = backend.xp_of(x2)
+    if xp is np:
+        xhat = x2 - _row_mean(x2)[:, None]
+        r = 1 / np.sqrt(_row_mean(xhat, xhat) + eps)[:, None]
+        xhat *= r
+        y = xhat * weight if weight is not None else xhat.copy()
+        if bias is not None:
+            y += bias
+        return y, xhat, r
+    k = _cuda()
     D = x2.shape[1]
     w = weight if weight is not None else x2.dtype.type(1)
     b = bias if bias is not None else x2.dtype.type(0)
     mu = x2.mean(axis=1, keepdims=True)
-    if xp is np:
-        xhat = x2 - mu
-        var = np.einsum("ij,ij->i", xhat, xhat)[:, None]
-        var /= D
-        r = 1 / np.sqrt(var + eps)
-        xhat *= r
-        y = xhat * w
-        if bias is not None:
-            y += b
-        return y, xhat, r
-    k = _cuda()
-    var = k["sq_dev"](x2, mu, axis=1, keepdims=True) / D
-    r = 1 / xp.sqrt(var + eps)
+    r = 1 / xp.sqrt(k["sq_dev"](x2, mu, axis=1, keepdims=True) / D + eps)
     xhat, y = k["normalize"](x2, mu, r, w, b)
     return y, xhat, r
 
@@ -75,24 +83,21 @@ def layer_norm_forward(x2, weight, bias, eps):
 def layer_norm_backward(g2, xhat, r, weight, needs):
     """Gradients (dx, dweight, dbias) from the saved ``xhat`` (M, D) and ``r`` (M, 1)."""
     xp = backend.xp_of(g2)
-    D = g2.shape[1]
     dw = xp.einsum("ij,ij->j", g2, xhat) if needs[1] else None
     db = g2.sum(axis=0) if needs[2] else None
     dx = None
     if needs[0]:
-        gh = g2 * weight if weight is not None else g2
-        m1 = gh.mean(axis=1, keepdims=True)
+        gh = g2 * weight if weight is not None else g2.copy()
+        m1 = _row_mean(gh)[:, None]
+        m2 = _row_mean(gh, xhat)[:, None]
         if xp is np:
-            m2 = np.einsum("ij,ij->i", gh, xhat)[:, None]
-            m2 /= D
-            dx = xhat * m2
-            np.subtract(gh, dx, out=dx)
-            dx -= m1
-            dx *= r
+            # dx = r * (gh - m1 - xhat * m2), in place in gh: three passes over the rows
+            gh -= m1
+            gh -= xhat * m2
+            gh *= r
+            dx = gh
         else:
-            k = _cuda()
-            m2 = k["dot"](gh, xhat, axis=1, keepdims=True) / D
-            dx = k["dx"](gh, xhat, r, m1, m2)
+            dx = _cuda()["dx"](gh, xhat, r, m1, m2)
     return dx, dw, db
 
 

@@ -1,5 +1,34 @@
-"""Neural-network pieces. For now only ``minilm.nn.functional``; modules come with chapter 02."""
+"""``minilm.nn``: modules (layers with parameters), their functional forms and initialisers, with
+PyTorch's names, signatures, defaults and parameter shapes."""
 
-from minilm.nn import functional
+from minilm.nn import functional, init, utils
+from minilm.nn.containers import ModuleDict, ModuleList, Sequential
+from minilm.nn.layers import GELU, Dropout, Embedding, Identity, LayerNorm, Linear, ReLU, Sigmoid, Softmax, Tanh
+from minilm.nn.loss import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
+from minilm.nn.module import Module
+from minilm.nn.parameter import Parameter
 
-__all__ = ["functional"]
+__all__ = [
+    "BCEWithLogitsLoss",
+    "CrossEntropyLoss",
+    "Dropout",
+    "Embedding",
+    "GELU",
+    "Identity",
+    "LayerNorm",
+    "Linear",
+    "MSELoss",
+    "Module",
+    "ModuleDict",
+    "ModuleList",
+    "NLLLoss",
+    "Parameter",
+    "ReLU",
+    "Sequential",
+    "Sigmoid",
+    "Softmax",
+    "Tanh",
+    "functional",
+    "init",
+    "utils",
+]

@@ -1,0 +1,54 @@
+"""Shared by the benchmarks: thread set-up (before NumPy is imported), round-robin median timing
+and formatting."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+
+def set_threads(n: int) -> None:
+    """Use ``n`` threads in BLAS and OpenMP. Call before NumPy (or minilm) is first imported."""
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = str(n)
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+
+def import_torch(threads: int):
+    """PyTorch with ``threads`` threads, or None when it is not installed."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.set_num_threads(threads)
+    return torch
+
+
+def median_times(fns: dict, repeats: int, sample_seconds: float = 0.02) -> dict:
+    """Median seconds per call of each function in ``fns``. The samples are taken round-robin
+    (one sample of each function in turn), so that a change in machine load affects all of them
+    alike instead of whichever happened to run during it.
+
+    Time PyTorch in a group of its own: its OpenMP threads keep spinning for a while after a
+    parallel region, which would slow down a NumPy sample taken right after a PyTorch one."""
+    loops = {}
+    for name, fn in fns.items():
+        fn()  # warm up
+        t0 = time.perf_counter()
+        fn()
+        once = time.perf_counter() - t0
+        loops[name] = max(1, int(sample_seconds / max(once, 1e-9)))
+    samples = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            n = loops[name]
+            t0 = time.perf_counter()
+            for _ in range(n):
+                fn()
+            samples[name].append((time.perf_counter() - t0) / n)
+    return {name: sorted(s)[len(s) // 2] for name, s in samples.items()}
+
+
+def fmt(seconds: float) -> str:
+    return f"{seconds * 1e6:10.1f} us" if seconds < 1e-2 else f"{seconds * 1e3:10.2f} ms"
