@@ -448,6 +448,19 @@ class Tensor:
     def relu(self):
         return elementwise.relu(self)
 
+    def erf(self):
+        return special.erf(self)
+
+    def softmax(self, dim):
+        from minilm.kernels.softmax import softmax  # kernels sit above tensor: import on use
+
+        return softmax(self, dim)
+
+    def log_softmax(self, dim):
+        from minilm.kernels.softmax import log_softmax
+
+        return log_softmax(self, dim)
+
     def maximum(self, other):
         return elementwise.maximum(self, other)
 
@@ -576,6 +589,6 @@ class Tensor:
 
 # The ops import Tensor from this module, so they are bound only now that the class exists.
 from minilm import autograd  # noqa: E402
-from minilm.ops import elementwise, indexing, reductions  # noqa: E402
+from minilm.ops import elementwise, indexing, reductions, special  # noqa: E402
 from minilm.ops import matmul as matmul_ops  # noqa: E402
 from minilm.ops import shape as shape_ops  # noqa: E402

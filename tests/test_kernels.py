@@ -464,3 +464,10 @@ def test_kernels_keep_float32(device):
         assert y.dtype == minilm.float32
         y.sum().backward()
         assert x.grad.dtype == minilm.float32
+
+
+def test_tensor_methods_reach_the_kernels():
+    x = minilm.randn(2, 3)
+    np.testing.assert_array_equal(x.softmax(-1).numpy(), F.softmax(x, dim=-1).numpy())
+    np.testing.assert_array_equal(x.log_softmax(0).numpy(), F.log_softmax(x, dim=0).numpy())
+    np.testing.assert_array_equal(x.erf().numpy(), minilm.erf(x).numpy())
