@@ -35,6 +35,7 @@ import numpy as np
 
 from minilm import backend
 from minilm.autograd import Function
+from minilm.kernels import softmax as softmax_kernels
 from minilm.tensor import Tensor
 
 REDUCTIONS = ("none", "mean", "sum")
@@ -44,7 +45,6 @@ REDUCTIONS = ("none", "mean", "sum")
 def _cuda():
     cp = backend.require_cupy()
     return {
-        "sum_exp": cp.ReductionKernel("T x, T m", "T s", "exp(x - m)", "a + b", "s = a", "0", "minilm_ce_sum_exp"),
         # p = softmax, written where the row's lse is known: p = exp(x - lse)
         "probs": cp.ElementwiseKernel("T x, T lse", "T p", "p = exp(x - lse)", "minilm_ce_probs"),
         # (p - q) * scale, with q = (1 - eps) [c == t] + eps / C; t < 0 marks an ignored row
@@ -70,10 +70,38 @@ def _row_lse_and_probs(x2):
         s = p.sum(axis=1, keepdims=True)
         p /= s
         return (m + np.log(s))[:, 0], p
-    k = _cuda()
     m = x2.max(axis=1, keepdims=True)
-    lse = m + backend.xp_of(x2).log(k["sum_exp"](x2, m, axis=1, keepdims=True))
-    return lse[:, 0], k["probs"](x2, lse)
+    lse = m + backend.xp_of(x2).log(softmax_kernels._cuda()["sum_exp"](x2, m, axis=1, keepdims=True))
+    return lse[:, 0], _cuda()["probs"](x2, lse)
+
+
+def _rows(x, target, ignore_index):
+    """The logits as (M, C) rows, the flat targets, which rows count, targets safe to index with
+    (ignored rows point at class 0) and the row numbers."""
+    xp = backend.xp_of(x)
+    x2 = x.reshape(-1, x.shape[-1])
+    t = target.reshape(-1)
+    counted = t != ignore_index
+    return x2, t, counted, xp.where(counted, t, 0), xp.arange(t.shape[0])
+
+
+def _reduce(loss, shape, n, reduction):
+    """Per-row losses (0 on ignored rows) reduced: 'none' keeps the target's shape, 'sum' adds,
+    'mean' divides by the ``n`` counted rows (a defined 0 when there are none, not 0/0)."""
+    if reduction == "none":
+        return loss.reshape(shape)
+    total = loss.sum()
+    if reduction == "sum":
+        return total
+    return total / n if n else total * 0
+
+
+def _scale(g, reduction, n):
+    """What each counted row's gradient is multiplied by: g_i ('none', as an (M, 1) column),
+    g ('sum') or g / n ('mean')."""
+    if reduction == "none":
+        return g.reshape(-1, 1)
+    return g / n if reduction == "mean" and n else g
 
 
 class CrossEntropy(Function):
@@ -82,13 +110,8 @@ class CrossEntropy(Function):
     @staticmethod
     def forward(ctx, x, target, ignore_index, reduction, label_smoothing):
         xp = backend.xp_of(x)
-        C = x.shape[-1]
-        x2 = x.reshape(-1, C)
-        t = target.reshape(-1)
-        counted = t != ignore_index
-        t_safe = xp.where(counted, t, 0)
+        x2, t, counted, t_safe, rows = _rows(x, target, ignore_index)
         lse, p = _row_lse_and_probs(x2)
-        rows = xp.arange(t.shape[0])
         loss = lse - (1 - label_smoothing) * x2[rows, t_safe]
         if label_smoothing:
             loss -= label_smoothing * x2.mean(axis=1)
@@ -96,23 +119,12 @@ class CrossEntropy(Function):
         n = int(counted.sum())
         ctx.save_for_backward(p, xp.where(counted, t, -1))
         ctx.shape, ctx.n, ctx.reduction, ctx.eps = x.shape, n, reduction, label_smoothing
-        if reduction == "none":
-            return loss.reshape(target.shape)
-        total = loss.sum()
-        if reduction == "sum":
-            return total
-        return total / n if n else total * 0  # no counted rows: a defined 0, not 0/0
+        return _reduce(loss, target.shape, n, reduction)
 
     @staticmethod
     def backward(ctx, g):
         p, t = ctx.saved_tensors
-        if ctx.reduction == "none":
-            scale = g.reshape(-1, 1)
-        elif ctx.reduction == "sum" or ctx.n == 0:
-            scale = g
-        else:
-            scale = g / ctx.n
-        dx = cross_entropy_backward(p, t, scale, ctx.eps)
+        dx = cross_entropy_backward(p, t, _scale(g, ctx.reduction, ctx.n), ctx.eps)
         return _shaped(dx, ctx.shape), None, None, None, None
 
 
@@ -192,32 +204,19 @@ class NllLoss(Function):
     @staticmethod
     def forward(ctx, logp, target, ignore_index, reduction):
         xp = backend.xp_of(logp)
-        C = logp.shape[-1]
-        lp = logp.reshape(-1, C)
-        t = target.reshape(-1)
-        counted = t != ignore_index
-        t_safe = xp.where(counted, t, 0)
-        rows = xp.arange(t.shape[0])
+        lp, _, counted, t_safe, rows = _rows(logp, target, ignore_index)
         loss = xp.where(counted, -lp[rows, t_safe], 0)
         n = int(counted.sum())
         ctx.save_for_backward(t_safe, counted)
         ctx.shape, ctx.n, ctx.reduction = logp.shape, n, reduction
-        if reduction == "none":
-            return loss.reshape(target.shape)
-        total = loss.sum()
-        if reduction == "sum":
-            return total
-        return total / n if n else total * 0
+        return _reduce(loss, target.shape, n, reduction)
 
     @staticmethod
     def backward(ctx, g):
         t, counted = ctx.saved_tensors
         xp = backend.xp_of(t)
         M, C = t.shape[0], ctx.shape[-1]
-        if ctx.reduction == "none":
-            scale = g.reshape(-1)
-        else:
-            scale = xp.broadcast_to(g / ctx.n if ctx.reduction == "mean" and ctx.n else g, (M,))
+        scale = xp.broadcast_to(_scale(g, ctx.reduction, ctx.n), (M, 1))[:, 0]
         dx = xp.zeros((M, C), dtype=g.dtype)
         dx[xp.arange(M), t] = -scale * counted
         return _shaped(dx, ctx.shape), None, None, None
