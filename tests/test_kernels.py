@@ -471,3 +471,15 @@ def test_tensor_methods_reach_the_kernels():
     np.testing.assert_array_equal(x.softmax(-1).numpy(), F.softmax(x, dim=-1).numpy())
     np.testing.assert_array_equal(x.log_softmax(0).numpy(), F.log_softmax(x, dim=0).numpy())
     np.testing.assert_array_equal(x.erf().numpy(), minilm.erf(x).numpy())
+
+
+def test_cross_entropy_names_pytorchs_class_layout(device):
+    x = leaf(device, (2, 6, 4), seed=0)
+    with pytest.raises(ValueError, match=r"PyTorch's \(N, C, \.\.\.\) layout.*input.transpose\(1, 2\)"):
+        F.cross_entropy(x, minilm.zeros(2, 4, dtype=minilm.int64, device=device))
+
+
+def test_functional_keyword_names_are_pytorchs():
+    x = minilm.randn(2, 3)
+    assert F.softmax(input=x, dim=-1).shape == (2, 3)
+    assert F.log_softmax(input=x, dim=0).shape == (2, 3)

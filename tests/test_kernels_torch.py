@@ -88,3 +88,17 @@ def test_dropout_statistics_match_torch_semantics():
     for y in (ours, theirs):
         np.testing.assert_allclose(np.unique(y), [0.0, 1 / 0.75], rtol=1e-6)
         assert abs((y == 0).mean() - 0.25) < 0.01
+
+
+def test_functional_signatures_follow_pytorch():
+    """Every parameter of minilm's function is PyTorch's, in PyTorch's order (a prefix of it)."""
+    import inspect
+
+    ours = minilm.nn.functional
+    for name in ours.__all__:
+        try:
+            theirs = list(inspect.signature(getattr(torch.nn.functional, name)).parameters)
+        except ValueError:  # a C builtin without a signature (gelu)
+            continue
+        mine = list(inspect.signature(getattr(ours, name)).parameters)
+        assert mine == theirs[: len(mine)], f"{name}: {mine} vs PyTorch's {theirs}"

@@ -165,6 +165,11 @@ def _check(input, target, ignore_index, reduction, label_smoothing):
             f"cross_entropy: target must hold class indices (int64), got {target.dtype}; "
             "class probabilities as targets are not supported"
         )
+    if input.ndim > 2 and target.shape == input.shape[:1] + input.shape[2:] and target.shape != input.shape[:-1]:
+        raise ValueError(
+            f"cross_entropy: input {input.shape} and target {target.shape} are in PyTorch's (N, C, ...) layout; "
+            f"minilm keeps the classes in the LAST dimension: e.g. pass input.transpose(1, 2) for (N, C, T) logits"
+        )
     if input.ndim < 1 or target.shape != input.shape[:-1]:
         raise ValueError(
             f"cross_entropy: input {input.shape} and target {target.shape} do not match; the classes are "
@@ -185,9 +190,21 @@ def _check(input, target, ignore_index, reduction, label_smoothing):
         )
 
 
-def cross_entropy(input, target, ignore_index: int = -100, reduction: str = "mean", label_smoothing: float = 0.0):
+def _unsupported(op, weight, size_average, reduce):
+    """PyTorch's positional slots that minilm does not implement: class weights and the two
+    arguments PyTorch deprecated in favour of ``reduction``."""
+    if weight is not None:
+        raise NotImplementedError(f"{op}: per-class weights are not implemented in minilm; pass weight=None")
+    if size_average is not None or reduce is not None:
+        raise ValueError(f"{op}: size_average and reduce are deprecated in PyTorch; use reduction='mean'|'sum'|'none'")
+
+
+def cross_entropy(input, target, weight=None, size_average=None, ignore_index: int = -100, reduce=None,
+                  reduction: str = "mean", label_smoothing: float = 0.0):
     """``F.cross_entropy``: the mean (or sum, or per-row) cross-entropy of ``input`` logits, classes
-    in the last dimension, against integer ``target`` classes. See the module docstring."""
+    in the last dimension, against integer ``target`` classes. See the module docstring. The
+    signature is PyTorch's; ``weight``, ``size_average`` and ``reduce`` must be left unset."""
+    _unsupported("cross_entropy", weight, size_average, reduce)
     _check(input, target, ignore_index, reduction, label_smoothing)
     if target.device != input.device:
         raise RuntimeError(f"cross_entropy: input is on {input.device} but target on {target.device}")
@@ -222,7 +239,9 @@ class NllLoss(Function):
         return _shaped(dx, ctx.shape), None, None, None
 
 
-def nll_loss(input, target, ignore_index: int = -100, reduction: str = "mean"):
+def nll_loss(input, target, weight=None, size_average=None, ignore_index: int = -100, reduce=None,
+             reduction: str = "mean"):
     """``F.nll_loss``: cross-entropy when ``input`` already holds log-probabilities (classes last)."""
+    _unsupported("nll_loss", weight, size_average, reduce)
     _check(input, target, ignore_index, reduction, 0.0)
     return NllLoss.apply(input, target.data.astype(np.int64, copy=False), ignore_index, reduction)

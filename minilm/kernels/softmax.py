@@ -103,11 +103,11 @@ def _dim(op, x, dim):
     return normalize_dim(op, dim, x.ndim)
 
 
-def softmax(x, dim=None):
-    """``F.softmax(x, dim)``: probabilities along ``dim`` that sum to 1."""
-    return Softmax.apply(x, _dim("softmax", x, dim), False)
+def softmax(input, dim=None):
+    """``F.softmax(input, dim)``: probabilities along ``dim`` that sum to 1."""
+    return Softmax.apply(input, _dim("softmax", input, dim), False)
 
 
-def log_softmax(x, dim=None):
-    """``F.log_softmax(x, dim)``: ``log(softmax(x))``, computed without ever taking log of 0."""
-    return Softmax.apply(x, _dim("log_softmax", x, dim), True)
+def log_softmax(input, dim=None):
+    """``F.log_softmax(input, dim)``: ``log(softmax(input))``, computed without ever taking log of 0."""
+    return Softmax.apply(input, _dim("log_softmax", input, dim), True)
