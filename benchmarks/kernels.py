@@ -116,8 +116,10 @@ def layer_norm_case(rng):
 
 def main():
     rng = np.random.default_rng(0)
-    print(f"threads={args.threads}  repeats={args.repeats}  device={args.device}  numpy {np.__version__}"
-          + (f"  torch {torch.__version__}" if torch else "  (torch not installed)"))
+    print(
+        f"threads={args.threads}  repeats={args.repeats}  device={args.device}  numpy {np.__version__}"
+        + (f"  torch {torch.__version__}" if torch else "  (torch not installed)")
+    )
     print(f"\n{'workload':48s} {'minilm':>13s} {'torch':>13s} {'minilm/torch':>13s}")
     for case in (cross_entropy_case, layer_norm_case):
         name, ours, theirs = case(rng)

@@ -71,8 +71,10 @@ def numpy_chain(x, w, length):
 def main():
     rng = np.random.default_rng(0)
     L, R = args.chain_length, args.repeats
-    print(f"threads={args.threads}  repeats={R}  device={args.device}  numpy {np.__version__}"
-          + (f"  torch {torch.__version__}" if torch else "  (torch not installed)"))
+    print(
+        f"threads={args.threads}  repeats={R}  device={args.device}  numpy {np.__version__}"
+        + (f"  torch {torch.__version__}" if torch else "  (torch not installed)")
+    )
     rows = []
 
     # 1. chain of small elementwise ops, forward + backward
@@ -145,7 +147,9 @@ def main():
     rows.append((f"matmul {n}x{n}, forward", t_mf, t_npf, t_tf))
     rows.append((f"matmul {n}x{n}, fwd+bwd (NumPy: the 3 matmuls)", t_mfb, t_npfb, t_tfb))
 
-    print(f"\n{'workload':48s} {'minilm':>13s} {'numpy':>13s} {'torch':>13s} {'minilm/numpy':>13s} {'minilm/torch':>13s}")
+    print(
+        f"\n{'workload':48s} {'minilm':>13s} {'numpy':>13s} {'torch':>13s} {'minilm/numpy':>13s} {'minilm/torch':>13s}"
+    )
     for name, tm, tn, tt in rows:
         r_np = f"{tm / tn:13.2f}"
         r_t = f"{tm / tt:13.2f}" if tt else f"{'-':>13s}"

@@ -275,13 +275,14 @@ def ln_case(draw):
 def test_layer_norm_gradcheck_and_twin(device, case, transposed):
     shape, k, seed, affine = case
     x = leaf(device, shape, seed, transposed=transposed)
-    ns = shape[len(shape) - k:]
+    ns = shape[len(shape) - k :]
     if affine:
         w, b = leaf(device, ns, seed + 1), leaf(device, ns, seed + 2)
         inputs = (x, w, b)
         assert gradcheck(lambda x, w, b: F.layer_norm(x, ns, w, b), inputs)
-        assert_twins_agree(lambda x, w, b: F.layer_norm(x, ns, w, b), lambda x, w, b: layer_norm_composed(x, k, w, b),
-                           *inputs)
+        assert_twins_agree(
+            lambda x, w, b: F.layer_norm(x, ns, w, b), lambda x, w, b: layer_norm_composed(x, k, w, b), *inputs
+        )
     else:
         assert gradcheck(lambda x: F.layer_norm(x, ns), (x,))
         assert_twins_agree(lambda x: F.layer_norm(x, ns), lambda x: layer_norm_composed(x, k, 1.0, 0.0), x)
@@ -307,8 +308,13 @@ def test_layer_norm_shape_errors(device):
 # ---------------------------------------------------------------------------------------------
 
 
-@given(v=st.integers(1, 6), d=st.integers(1, 4), ids_shape=array_shapes(min_dims=1, max_dims=2, max_side=6),
-       seed=seeds, pad=st.booleans())
+@given(
+    v=st.integers(1, 6),
+    d=st.integers(1, 4),
+    ids_shape=array_shapes(min_dims=1, max_dims=2, max_side=6),
+    seed=seeds,
+    pad=st.booleans(),
+)
 def test_embedding_gradcheck_and_twin(device, v, d, ids_shape, seed, pad):
     w = leaf(device, (v, d), seed)
     ids = minilm.tensor(np.random.default_rng(seed).integers(0, v, size=ids_shape), device=device)
@@ -431,8 +437,14 @@ def test_erf_gradcheck(device, shape, seed):
     assert gradcheck(minilm.erf, (leaf(device, shape, seed),))
 
 
-@given(lead=array_shapes(min_dims=0, max_dims=2, max_side=4), n_in=st.integers(1, 5), n_out=st.integers(1, 5),
-       seed=seeds, bias=st.booleans(), transposed=st.booleans())
+@given(
+    lead=array_shapes(min_dims=0, max_dims=2, max_side=4),
+    n_in=st.integers(1, 5),
+    n_out=st.integers(1, 5),
+    seed=seeds,
+    bias=st.booleans(),
+    transposed=st.booleans(),
+)
 def test_linear_gradcheck_and_twin(device, lead, n_in, n_out, seed, bias, transposed):
     x = leaf(device, lead + (n_in,), seed, transposed=transposed)
     w = leaf(device, (n_out, n_in), seed + 1)
@@ -456,8 +468,13 @@ def test_kernels_keep_float32(device):
     x = minilm.randn(3, 4, device=device, requires_grad=True)
     w = minilm.ones(4, device=device, requires_grad=True)
     outs = [
-        F.softmax(x, -1), F.log_softmax(x, 0), F.layer_norm(x, (4,), w, w), F.gelu(x), F.gelu(x, "tanh"),
-        F.dropout(x, 0.5), F.linear(x, minilm.randn(2, 4, device=device)),
+        F.softmax(x, -1),
+        F.log_softmax(x, 0),
+        F.layer_norm(x, (4,), w, w),
+        F.gelu(x),
+        F.gelu(x, "tanh"),
+        F.dropout(x, 0.5),
+        F.linear(x, minilm.randn(2, 4, device=device)),
         F.cross_entropy(x, minilm.tensor([0, 1, 3], device=device)),
     ]
     for y in outs:

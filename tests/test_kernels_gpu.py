@@ -14,17 +14,23 @@ CASES = {
     "softmax_dim1": (lambda x: F.softmax(x, dim=1), [(7, 33, 5)]),
     "softmax_last": (lambda x: F.softmax(x * 30, dim=-1), [(64, 1000)]),
     "log_softmax": (lambda x: F.log_softmax(x, dim=0), [(33, 7)]),
-    "cross_entropy": (lambda x: F.cross_entropy(x, minilm.tensor(np.r_[np.arange(50) % 97, [-100] * 14], device=x.device)),
-                      [(64, 97)]),
+    "cross_entropy": (
+        lambda x: F.cross_entropy(x, minilm.tensor(np.r_[np.arange(50) % 97, [-100] * 14], device=x.device)),
+        [(64, 97)],
+    ),
     "cross_entropy_smooth_none": (
-        lambda x: F.cross_entropy(x, minilm.tensor(np.arange(6) % 4, device=x.device).reshape(2, 3),
-                                  reduction="none", label_smoothing=0.1), [(2, 3, 4)]),
-    "cross_entropy_all_ignored": (
-        lambda x: F.cross_entropy(x, minilm.full((3,), -100, device=x.device)), [(3, 4)]),
+        lambda x: F.cross_entropy(
+            x, minilm.tensor(np.arange(6) % 4, device=x.device).reshape(2, 3), reduction="none", label_smoothing=0.1
+        ),
+        [(2, 3, 4)],
+    ),
+    "cross_entropy_all_ignored": (lambda x: F.cross_entropy(x, minilm.full((3,), -100, device=x.device)), [(3, 4)]),
     "layer_norm": (lambda x, w, b: F.layer_norm(x, (256,), w, b), [(8, 16, 256), (256,), (256,)]),
     "layer_norm_no_affine": (lambda x: F.layer_norm(x, (3, 5)), [(4, 3, 5)]),
-    "embedding": (lambda w: F.embedding(minilm.tensor([[1, 1, 3], [0, 9, 1]], device=w.device), w, padding_idx=0),
-                  [(10, 8)]),
+    "embedding": (
+        lambda w: F.embedding(minilm.tensor([[1, 1, 3], [0, 9, 1]], device=w.device), w, padding_idx=0),
+        [(10, 8)],
+    ),
     "gelu": (lambda x: F.gelu(x * 3), [(50, 40)]),
     "gelu_tanh": (lambda x: F.gelu(x * 3, approximate="tanh"), [(50, 40)]),
     "erf": (lambda x: minilm.erf(x * 3), [(50, 40)]),

@@ -27,14 +27,22 @@ CASES = {
     "log_softmax": (lambda L, x: F(L).log_softmax(x * 50, dim=-1), [(3, 4, 5)]),
     "cross_entropy_mean": (lambda L, x: F(L).cross_entropy(x, ids(L, [0, 4, -100, 1])), [(4, 5)]),
     "cross_entropy_sum_smooth": (
-        lambda L, x: F(L).cross_entropy(x, ids(L, [0, 4, 3, 1]), reduction="sum", label_smoothing=0.2), [(4, 5)]),
+        lambda L, x: F(L).cross_entropy(x, ids(L, [0, 4, 3, 1]), reduction="sum", label_smoothing=0.2),
+        [(4, 5)],
+    ),
     "cross_entropy_none_ignore": (
-        lambda L, x: F(L).cross_entropy(x, ids(L, [7, 4, 3, 1]), ignore_index=7, reduction="none"), [(4, 5)]),
+        lambda L, x: F(L).cross_entropy(x, ids(L, [7, 4, 3, 1]), ignore_index=7, reduction="none"),
+        [(4, 5)],
+    ),
     "cross_entropy_smooth_ignore": (
-        lambda L, x: F(L).cross_entropy(x, ids(L, [0, -100, 3, -100]), label_smoothing=0.3), [(4, 5)]),
+        lambda L, x: F(L).cross_entropy(x, ids(L, [0, -100, 3, -100]), label_smoothing=0.3),
+        [(4, 5)],
+    ),
     # minilm keeps classes last for (N, T, C); PyTorch wants (N, C, T): the case says so explicitly
     "cross_entropy_sequence": (
-        lambda L, x: F(L).cross_entropy(x if L is minilm else x.transpose(1, 2), ids(L, T2)), [(2, 3, 5)]),
+        lambda L, x: F(L).cross_entropy(x if L is minilm else x.transpose(1, 2), ids(L, T2)),
+        [(2, 3, 5)],
+    ),
     "nll_loss": (lambda L, x: F(L).nll_loss(F(L).log_softmax(x, -1), ids(L, [1, 0, -100])), [(3, 4)]),
     "layer_norm": (lambda L, x, w, b: F(L).layer_norm(x, (6,), w, b), [(2, 3, 6), (6,), (6,)]),
     "layer_norm_2d_shape": (lambda L, x, w, b: F(L).layer_norm(x, (3, 6), w, b, eps=1e-3), [(2, 3, 6), (3, 6), (3, 6)]),
@@ -47,11 +55,13 @@ CASES = {
     "linear": (lambda L, x, w, b: F(L).linear(x, w, b), [(2, 3, 4), (5, 4), (5,)]),
     "linear_no_bias": (lambda L, x, w: F(L).linear(x, w), [(4,), (5, 4)]),
     "mse_loss": (lambda L, x, y: F(L).mse_loss(x, y) + F(L).mse_loss(x, y, reduction="sum"), [(3, 4), (3, 4)]),
-    "bce_with_logits": (
-        lambda L, x, y: F(L).binary_cross_entropy_with_logits(x * 20, y.sigmoid()), [(3, 4), (3, 4)]),
+    "bce_with_logits": (lambda L, x, y: F(L).binary_cross_entropy_with_logits(x * 20, y.sigmoid()), [(3, 4), (3, 4)]),
     "bce_with_logits_pos_weight": (
-        lambda L, x, y: F(L).binary_cross_entropy_with_logits(x, y.sigmoid(), pos_weight=L.tensor(2.0, dtype=x.dtype),
-                                                              reduction="sum"), [(3, 4), (3, 4)]),
+        lambda L, x, y: F(L).binary_cross_entropy_with_logits(
+            x, y.sigmoid(), pos_weight=L.tensor(2.0, dtype=x.dtype), reduction="sum"
+        ),
+        [(3, 4), (3, 4)],
+    ),
 }
 
 

@@ -252,8 +252,11 @@ def test_init_needs_two_dimensions_for_fans():
 
 
 def test_layers_keep_dtype_and_device(device):
-    m = nn.Sequential(nn.Linear(3, 4, device=device, dtype=minilm.float64), nn.GELU(),
-                      nn.LayerNorm(4, device=device, dtype=minilm.float64))
+    m = nn.Sequential(
+        nn.Linear(3, 4, device=device, dtype=minilm.float64),
+        nn.GELU(),
+        nn.LayerNorm(4, device=device, dtype=minilm.float64),
+    )
     y = m(minilm.randn(2, 3, device=device, dtype=minilm.float64))
     assert y.dtype == minilm.float64 and y.device == minilm.device(device)
     emb = nn.Embedding(5, 2, device=device)
@@ -263,8 +266,10 @@ def test_layers_keep_dtype_and_device(device):
 def test_loss_modules_call_the_functions():
     x = minilm.randn(4, 3)
     t = minilm.tensor([0, 2, 1, -100])
-    assert nn.CrossEntropyLoss(label_smoothing=0.1)(x, t).item() == nn.functional.cross_entropy(
-        x, t, label_smoothing=0.1).item()
+    assert (
+        nn.CrossEntropyLoss(label_smoothing=0.1)(x, t).item()
+        == nn.functional.cross_entropy(x, t, label_smoothing=0.1).item()
+    )
     assert nn.MSELoss(reduction="sum")(x, x * 0).item() == pytest.approx(float((x.numpy() ** 2).sum()), rel=1e-6)
 
 

@@ -15,4 +15,14 @@ from minilm.kernels.layer_norm import layer_norm
 from minilm.kernels.linear import linear
 from minilm.kernels.softmax import log_softmax, softmax
 
-__all__ = ["cross_entropy", "dropout", "embedding", "gelu", "layer_norm", "linear", "log_softmax", "nll_loss", "softmax"]
+__all__ = [
+    "cross_entropy",
+    "dropout",
+    "embedding",
+    "gelu",
+    "layer_norm",
+    "linear",
+    "log_softmax",
+    "nll_loss",
+    "softmax",
+]

@@ -199,8 +199,16 @@ def _unsupported(op, weight, size_average, reduce):
         raise ValueError(f"{op}: size_average and reduce are deprecated in PyTorch; use reduction='mean'|'sum'|'none'")
 
 
-def cross_entropy(input, target, weight=None, size_average=None, ignore_index: int = -100, reduce=None,
-                  reduction: str = "mean", label_smoothing: float = 0.0):
+def cross_entropy(
+    input,
+    target,
+    weight=None,
+    size_average=None,
+    ignore_index: int = -100,
+    reduce=None,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
+):
     """``F.cross_entropy``: the mean (or sum, or per-row) cross-entropy of ``input`` logits, classes
     in the last dimension, against integer ``target`` classes. See the module docstring. The
     signature is PyTorch's; ``weight``, ``size_average`` and ``reduce`` must be left unset."""
@@ -208,8 +216,9 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index: i
     _check(input, target, ignore_index, reduction, label_smoothing)
     if target.device != input.device:
         raise RuntimeError(f"cross_entropy: input is on {input.device} but target on {target.device}")
-    return CrossEntropy.apply(input, target.data.astype(np.int64, copy=False), ignore_index, reduction,
-                              float(label_smoothing))
+    return CrossEntropy.apply(
+        input, target.data.astype(np.int64, copy=False), ignore_index, reduction, float(label_smoothing)
+    )
 
 
 class NllLoss(Function):
@@ -239,8 +248,9 @@ class NllLoss(Function):
         return _shaped(dx, ctx.shape), None, None, None
 
 
-def nll_loss(input, target, weight=None, size_average=None, ignore_index: int = -100, reduce=None,
-             reduction: str = "mean"):
+def nll_loss(
+    input, target, weight=None, size_average=None, ignore_index: int = -100, reduce=None, reduction: str = "mean"
+):
     """``F.nll_loss``: cross-entropy when ``input`` already holds log-probabilities (classes last)."""
     _unsupported("nll_loss", weight, size_average, reduce)
     _check(input, target, ignore_index, reduction, 0.0)

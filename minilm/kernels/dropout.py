@@ -29,7 +29,9 @@ def _cuda():
     cp = backend.require_cupy()
     return {
         "forward": cp.ElementwiseKernel(
-            "T x, T u, T p, T scale", "T y, bool keep", "keep = u >= p; y = keep ? x * scale : (T)0",
+            "T x, T u, T p, T scale",
+            "T y, bool keep",
+            "keep = u >= p; y = keep ? x * scale : (T)0",
             "minilm_dropout_fwd",
         ),
         "backward": cp.ElementwiseKernel(

@@ -41,13 +41,15 @@ def _cuda():
     return {
         ("none", "fwd"): cp.ElementwiseKernel("T x", "T y", exact_cdf + "y = x * cdf;", "minilm_gelu_fwd"),
         ("none", "bwd"): cp.ElementwiseKernel(
-            "T x, T g", "T dx",
+            "T x, T g",
+            "T dx",
             exact_cdf + f"dx = g * (cdf + x * (T){_INV_SQRT_2PI!r} * exp((T)-0.5 * x * x));",
             "minilm_gelu_bwd",
         ),
         ("tanh", "fwd"): cp.ElementwiseKernel("T x", "T y", tanh_s + "y = x * s;", "minilm_gelu_tanh_fwd"),
         ("tanh", "bwd"): cp.ElementwiseKernel(
-            "T x, T g", "T dx",
+            "T x, T g",
+            "T dx",
             tanh_s + f"dx = g * (s + x * s * ((T)1 - s) * (T)2 * (T){_K!r} * ((T)1 + (T)3 * (T){_C!r} * x * x));",
             "minilm_gelu_tanh_bwd",
         ),

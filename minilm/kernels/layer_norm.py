@@ -37,7 +37,9 @@ from minilm.tensor import Tensor
 def _cuda():
     cp = backend.require_cupy()
     return {
-        "sq_dev": cp.ReductionKernel("T x, T mu", "T v", "(x - mu) * (x - mu)", "a + b", "v = a", "0", "minilm_ln_sq_dev"),
+        "sq_dev": cp.ReductionKernel(
+            "T x, T mu", "T v", "(x - mu) * (x - mu)", "a + b", "v = a", "0", "minilm_ln_sq_dev"
+        ),
         "normalize": cp.ElementwiseKernel(
             "T x, T mu, T r, T w, T b", "T xhat, T y", "xhat = (x - mu) * r; y = xhat * w + b", "minilm_ln_fwd"
         ),
@@ -141,7 +143,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-
     k = len(normalized_shape)
     if not isinstance(input, Tensor) or input.dtype.kind != "f":
         raise TypeError("layer_norm: input must be a float Tensor")
-    if k == 0 or tuple(input.shape[input.ndim - k:]) != normalized_shape or input.ndim < k:
+    if k == 0 or tuple(input.shape[input.ndim - k :]) != normalized_shape or input.ndim < k:
         raise ValueError(
             f"layer_norm: normalized_shape {normalized_shape} must equal the last {k} dimension(s) of the input, "
             f"but the input has shape {input.shape}"

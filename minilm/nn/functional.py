@@ -36,13 +36,16 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction: str = "me
     """Mean squared error ``mean((input - target)^2)``."""
     _same_shape("mse_loss", input, target)
     if size_average is not None or reduce is not None:
-        raise ValueError("mse_loss: size_average and reduce are deprecated in PyTorch; use reduction='mean'|'sum'|'none'")
+        raise ValueError(
+            "mse_loss: size_average and reduce are deprecated in PyTorch; use reduction='mean'|'sum'|'none'"
+        )
     d = input - target
     return _reduce("mse_loss", d * d, reduction)
 
 
-def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None, reduction: str = "mean",
-                                     pos_weight=None):
+def binary_cross_entropy_with_logits(
+    input, target, weight=None, size_average=None, reduce=None, reduction: str = "mean", pos_weight=None
+):
     """Binary cross-entropy of logits ``x`` against targets ``y`` in [0, 1], in the stable form
 
         loss = (1 - y) x + (1 + (p - 1) y) log(1 + exp(-x))          (p = pos_weight, default 1)
@@ -50,8 +53,10 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     with ``log(1 + exp(-x)) = max(-x, 0) + log(1 + exp(-|x|))``, which never overflows."""
     _same_shape("binary_cross_entropy_with_logits", input, target)
     if size_average is not None or reduce is not None:
-        raise ValueError("binary_cross_entropy_with_logits: size_average and reduce are deprecated in PyTorch; "
-                         "use reduction='mean'|'sum'|'none'")
+        raise ValueError(
+            "binary_cross_entropy_with_logits: size_average and reduce are deprecated in PyTorch; "
+            "use reduction='mean'|'sum'|'none'"
+        )
     softplus_neg = relu(-input) + (1 + (-input.abs()).exp()).log()  # log(1 + e^-x)
     if pos_weight is None:
         loss = (1 - target) * input + softplus_neg

@@ -90,16 +90,27 @@ class LayerNorm(Module):
     """Normalise the last dimensions to mean 0, variance 1, then scale by ``weight`` (ones) and
     shift by ``bias`` (zeros)."""
 
-    def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True, bias: bool = True,
-                 device=None, dtype=None):
+    def __init__(
+        self,
+        normalized_shape,
+        eps: float = 1e-5,
+        elementwise_affine: bool = True,
+        bias: bool = True,
+        device=None,
+        dtype=None,
+    ):
         super().__init__()
         if isinstance(normalized_shape, int):
             normalized_shape = (normalized_shape,)
         self.normalized_shape = tuple(int(n) for n in normalized_shape)
         self.eps = eps
         self.elementwise_affine = elementwise_affine
-        self.register_parameter("weight", _new_parameter(self.normalized_shape, device, dtype) if elementwise_affine else None)
-        self.register_parameter("bias", _new_parameter(self.normalized_shape, device, dtype) if elementwise_affine and bias else None)
+        self.register_parameter(
+            "weight", _new_parameter(self.normalized_shape, device, dtype) if elementwise_affine else None
+        )
+        self.register_parameter(
+            "bias", _new_parameter(self.normalized_shape, device, dtype) if elementwise_affine and bias else None
+        )
         self.reset_parameters()
 
     def reset_parameters(self) -> None:

@@ -79,7 +79,9 @@ class Module:
             buffers[name] = value
         elif name in modules:
             if value is not None:
-                raise TypeError(f"cannot assign a {type(value).__name__} to submodule {name!r}: expected a Module or None")
+                raise TypeError(
+                    f"cannot assign a {type(value).__name__} to submodule {name!r}: expected a Module or None"
+                )
             modules[name] = None
         else:
             object.__setattr__(self, name, value)
@@ -186,7 +188,9 @@ class Module:
         module = self
         for part in target.split(".") if target else []:
             if part not in module._modules:
-                raise AttributeError(f"get_submodule: {type(module).__name__} has no submodule {part!r} (in {target!r})")
+                raise AttributeError(
+                    f"get_submodule: {type(module).__name__} has no submodule {part!r} (in {target!r})"
+                )
             module = module._modules[part]
         return module
 
