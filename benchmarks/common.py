@@ -15,6 +15,23 @@ def set_threads(n: int) -> None:
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 
+def keep_freed_memory() -> bool:
+    """Ask glibc's malloc to keep freed memory for reuse instead of handing big blocks back to the
+    operating system (``mallopt`` M_MMAP_THRESHOLD / M_TRIM_THRESHOLD, as the environment
+    variables ``MALLOC_MMAP_THRESHOLD_`` / ``MALLOC_TRIM_THRESHOLD_`` would). By default every
+    large temporary array is a fresh ``mmap`` whose pages fault in on first touch, and for
+    workloads that allocate 100+ MB per call that page-faulting can cost more than the arithmetic,
+    for PyTorch as much as for NumPy. Returns False where this is not glibc."""
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return False
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    return bool(libc.mallopt(m_mmap_threshold, 1 << 30)) and bool(libc.mallopt(m_trim_threshold, 2**31 - 1))
+
+
 def import_torch(threads: int):
     """PyTorch with ``threads`` threads, or None when it is not installed."""
     try:

@@ -13,6 +13,10 @@ With ``--device cuda`` minilm's fused CuPy kernels run on the GPU and PyTorch on
 its build has it (otherwise the torch column is left empty). Every figure is the median of R
 samples (each sample about 50 ms of repeated calls); minilm and PyTorch are timed in separate
 groups.
+
+Run it both ways: by default, glibc returns each freed 100+ MB buffer to the system and the next
+call page-faults a fresh one in, which dominates PyTorch's cross_entropy time on some machines;
+``--keep-memory`` lets malloc reuse freed memory, which shows the cost of the arithmetic itself.
 """
 
 from __future__ import annotations
@@ -28,13 +32,19 @@ def parse_args():
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--rows", type=int, default=4096, help="cross_entropy rows")
     p.add_argument("--classes", type=int, default=8000, help="cross_entropy classes")
+    p.add_argument(
+        "--keep-memory",
+        action="store_true",
+        help="let malloc reuse freed memory (no page faults on fresh buffers; see common.keep_freed_memory)",
+    )
     return p.parse_args()
 
 
 args = parse_args()
-from common import fmt, import_torch, median_times, set_threads  # noqa: E402
+from common import fmt, import_torch, keep_freed_memory, median_times, set_threads  # noqa: E402
 
 set_threads(args.threads)
+kept = keep_freed_memory() if args.keep_memory else False
 
 import numpy as np  # noqa: E402
 

@@ -324,6 +324,14 @@ def unbroadcast(grad, shape: tuple, fn=None):
     return grad
 
 
+def shaped(a, shape):
+    """``a.reshape(shape)``, but ``a`` itself when it already has that shape. A backward should
+    return its fresh arrays as they are: the engine copies a view before making it a leaf's
+    ``.grad`` (it cannot tell a view of a private array from a view of a shared one), and NumPy's
+    ``reshape`` returns a view even when the shape does not change."""
+    return a if a.shape == shape else a.reshape(shape)
+
+
 def _accumulate(t: Tensor, g) -> None:
     """Add ``g`` into ``t.grad`` (out of place: the old array is never modified)."""
     if t.grad is None:

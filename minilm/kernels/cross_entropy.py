@@ -34,7 +34,7 @@ import functools
 import numpy as np
 
 from minilm import backend
-from minilm.autograd import Function
+from minilm.autograd import Function, shaped
 from minilm.kernels import softmax as softmax_kernels
 from minilm.tensor import Tensor
 
@@ -61,18 +61,22 @@ def _cuda():
     }
 
 
-def _row_lse_and_probs(x2):
-    """log-sum-exp of each row of the (M, C) array ``x2``, and the softmax probabilities."""
-    if type(x2) is np.ndarray:
-        m = x2.max(axis=1, keepdims=True)
-        p = x2 - m
-        np.exp(p, out=p)
-        s = p.sum(axis=1, keepdims=True)
-        p /= s
-        return (m + np.log(s))[:, 0], p
+def _row_lse_and_exps(x2):
+    """For the (M, C) logits ``x2``: each row's log-sum-exp, ``e = exp(x - m)`` (the softmax before
+    normalising) and ``1 / sum(e)`` per row as an (M, 1) column, so that ``softmax = e / sum(e)``.
+
+    NumPy leaves ``e`` unnormalised: the division is folded into the backward's one pass over
+    the logits, and the row sums are a matrix-vector product (BLAS, several times faster than
+    ``e.sum(axis=1)``). On CuPy a fused kernel writes the normalised ``p`` and the column is None.
+    """
     m = x2.max(axis=1, keepdims=True)
+    if type(x2) is np.ndarray:
+        e = x2 - m
+        np.exp(e, out=e)
+        s = (e @ np.ones(e.shape[1], dtype=e.dtype))[:, None]
+        return (m + np.log(s))[:, 0], e, 1 / s
     lse = m + backend.xp_of(x2).log(softmax_kernels._cuda()["sum_exp"](x2, m, axis=1, keepdims=True))
-    return lse[:, 0], _cuda()["probs"](x2, lse)
+    return lse[:, 0], _cuda()["probs"](x2, lse), None
 
 
 def _rows(x, target, ignore_index):
@@ -111,47 +115,39 @@ class CrossEntropy(Function):
     def forward(ctx, x, target, ignore_index, reduction, label_smoothing):
         xp = backend.xp_of(x)
         x2, t, counted, t_safe, rows = _rows(x, target, ignore_index)
-        lse, p = _row_lse_and_probs(x2)
+        lse, e, inv_s = _row_lse_and_exps(x2)
         loss = lse - (1 - label_smoothing) * x2[rows, t_safe]
         if label_smoothing:
             loss -= label_smoothing * x2.mean(axis=1)
         loss = xp.where(counted, loss, 0)
         n = int(counted.sum())
-        ctx.save_for_backward(p, xp.where(counted, t, -1))
+        ctx.save_for_backward(e, inv_s, xp.where(counted, t, -1))
         ctx.shape, ctx.n, ctx.reduction, ctx.eps = x.shape, n, reduction, label_smoothing
         return _reduce(loss, target.shape, n, reduction)
 
     @staticmethod
     def backward(ctx, g):
-        p, t = ctx.saved_tensors
-        dx = cross_entropy_backward(p, t, _scale(g, ctx.reduction, ctx.n), ctx.eps)
-        return _shaped(dx, ctx.shape), None, None, None, None
+        e, inv_s, t = ctx.saved_tensors
+        dx = cross_entropy_backward(e, inv_s, t, _scale(g, ctx.reduction, ctx.n), ctx.eps)
+        return shaped(dx, ctx.shape), None, None, None, None
 
 
-def _shaped(a, shape):
-    """``a.reshape(shape)`` without making a view when the shape is already right (the engine would
-    copy a view before handing it to a leaf as its .grad)."""
-    return a if a.shape == shape else a.reshape(shape)
-
-
-def cross_entropy_backward(p, t, scale, eps):
-    """``(p - q) * scale`` for probabilities ``p`` (M, C) and targets ``t`` (M,) with -1 marking
-    ignored rows (which get 0); ``scale`` is a scalar or an (M, 1) column."""
-    xp = backend.xp_of(p)
-    M, C = p.shape
+def cross_entropy_backward(e, inv_s, t, scale, eps):
+    """``(p - q) * scale`` with ``p = e * inv_s`` the probabilities (M, C) (``inv_s`` None: ``e``
+    is already ``p``) and targets ``t`` (M,), -1 marking ignored rows (which get 0); ``scale`` is
+    a scalar or an (M, 1) column."""
+    xp = backend.xp_of(e)
+    M, C = e.shape
     if xp is not np:
-        scale = xp.broadcast_to(xp.asarray(scale, dtype=p.dtype), (M, 1))
-        return _cuda()["grad"](p, t[:, None], scale, p.dtype.type(eps), C)
-    counted = t >= 0
+        scale = xp.broadcast_to(xp.asarray(scale, dtype=e.dtype), (M, 1))
+        return _cuda()["grad"](e, t[:, None], scale, e.dtype.type(eps), C)
+    counted = (t >= 0)[:, None]
+    scale = np.where(counted, scale, 0).astype(e.dtype, copy=False)  # (M, 1): ignored rows get 0
+    dx = e * (scale * inv_s)  # p * scale, one pass over the logits
     if eps:
-        dx = p - eps / C
-        dx *= scale
-    else:
-        dx = p * scale
-    rows = np.flatnonzero(counted)
-    dx[rows, t[rows]] -= ((1 - eps) * np.broadcast_to(scale, (M, 1)))[rows, 0]
-    if rows.shape[0] < M:
-        dx[~counted] = 0
+        dx -= scale * (eps / C)
+    rows = np.flatnonzero(counted[:, 0])
+    dx[rows, t[rows]] -= (1 - eps) * scale[rows, 0]
     return dx
 
 
@@ -245,7 +241,7 @@ class NllLoss(Function):
         scale = xp.broadcast_to(_scale(g, ctx.reduction, ctx.n), (M, 1))[:, 0]
         dx = xp.zeros((M, C), dtype=g.dtype)
         dx[xp.arange(M), t] = -scale * counted
-        return _shaped(dx, ctx.shape), None, None, None
+        return shaped(dx, ctx.shape), None, None, None
 
 
 def nll_loss(

@@ -29,7 +29,7 @@ import math
 import numpy as np
 
 from minilm import backend
-from minilm.autograd import Function
+from minilm.autograd import Function, shaped
 from minilm.tensor import Tensor
 
 
@@ -125,9 +125,9 @@ class LayerNorm(Function):
         dx, dw, db = layer_norm_backward(g.reshape(xhat.shape), xhat, r, weight, needs)
         shape = ctx.normalized_shape
         return (
-            None if dx is None else dx.reshape(ctx.shape),
-            None if dw is None else dw.reshape(shape),
-            None if db is None else db.reshape(shape),
+            None if dx is None else shaped(dx, ctx.shape),
+            None if dw is None else shaped(dw, shape),
+            None if db is None else shaped(db, shape),
             None,
             None,
         )

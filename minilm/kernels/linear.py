@@ -18,7 +18,7 @@ the rows first makes ``dW`` a single GEMM.
 
 from __future__ import annotations
 
-from minilm.autograd import Function
+from minilm.autograd import Function, shaped
 from minilm.tensor import Tensor
 
 
@@ -40,7 +40,7 @@ class Linear(Function):
         x2, weight = ctx.saved_tensors
         g2 = g.reshape(-1, weight.shape[0])
         needs = ctx.needs_input_grad
-        dx = (g2 @ weight).reshape(ctx.shape) if needs[0] else None
+        dx = shaped(g2 @ weight, ctx.shape) if needs[0] else None
         dw = g2.T @ x2 if needs[1] else None
         db = g2.sum(axis=0) if len(needs) > 2 and needs[2] else None
         return dx, dw, db
