@@ -20,8 +20,9 @@ Backward. ``d lse / d z_c = softmax(z)_c = p_c``, so::
     d loss_i / d z_c = p_c - q_c = p_c - (1 - eps) [c = t] - eps / C
 
 "softmax minus one-hot", times the incoming gradient of the row (``g / n`` for the mean, ``g``
-for the sum, ``g_i`` for 'none'), and 0 for ignored rows. Forward keeps ``p`` (computed anyway on
-the way to ``lse``), so backward is one pass over the logits.
+for the sum, ``g_i`` for 'none'), and 0 for ignored rows. Forward keeps the shifted exponentials
+``e = exp(z - m)`` (computed anyway on the way to ``lse``) and ``1 / sum(e)`` per row, so backward
+is one pass over the logits: ``p * scale = e * (scale / sum(e))``.
 
 On CuPy the log-sum-exp is one ``ReductionKernel`` and the backward one ``ElementwiseKernel`` that
 forms ``(p - q) * scale`` for every logit in a single launch.
