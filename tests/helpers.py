@@ -31,3 +31,14 @@ def to_numpy(x):
     if isinstance(x, minilm.Tensor):
         x = x.data
     return backend.to_device(x, backend.CPU)
+
+
+def F(L):
+    """``L.nn.functional`` of either library (``minilm`` or ``torch``), for agreement cases
+    written once for both."""
+    return L.nn.functional
+
+
+def idx(L, values):
+    """An integer index tensor of either library."""
+    return L.tensor(values)

@@ -5,19 +5,12 @@ import numpy as np
 import pytest
 
 import minilm
-from helpers import array, to_numpy
+from helpers import F, array, to_numpy
+from helpers import idx as ids
 
 torch = pytest.importorskip("torch")
 
 pytestmark = pytest.mark.torch
-
-
-def F(L):
-    return L.nn.functional
-
-
-def ids(L, values):
-    return L.tensor(values)
 
 
 T2 = [[0, 4, -100], [2, 2, 1]]

@@ -9,19 +9,11 @@ import numpy as np
 import pytest
 
 import minilm
-from helpers import array, to_numpy
+from helpers import F, array, idx, to_numpy
 
 torch = pytest.importorskip("torch")
 
 pytestmark = pytest.mark.torch
-
-
-def F(L):
-    return L.nn.functional
-
-
-def idx(L, values):
-    return L.tensor(values)
 
 
 CASES = {

@@ -187,7 +187,7 @@ def _check(input, target, ignore_index, reduction, label_smoothing):
         )
 
 
-def _unsupported(op, weight, size_average, reduce):
+def reject_unsupported(op, weight, size_average, reduce):
     """PyTorch's positional slots that minilm does not implement: class weights and the two
     arguments PyTorch deprecated in favour of ``reduction``."""
     if weight is not None:
@@ -209,7 +209,7 @@ def cross_entropy(
     """``F.cross_entropy``: the mean (or sum, or per-row) cross-entropy of ``input`` logits, classes
     in the last dimension, against integer ``target`` classes. See the module docstring. The
     signature is PyTorch's; ``weight``, ``size_average`` and ``reduce`` must be left unset."""
-    _unsupported("cross_entropy", weight, size_average, reduce)
+    reject_unsupported("cross_entropy", weight, size_average, reduce)
     _check(input, target, ignore_index, reduction, label_smoothing)
     if target.device != input.device:
         raise RuntimeError(f"cross_entropy: input is on {input.device} but target on {target.device}")
@@ -249,6 +249,6 @@ def nll_loss(
     input, target, weight=None, size_average=None, ignore_index: int = -100, reduce=None, reduction: str = "mean"
 ):
     """``F.nll_loss``: cross-entropy when ``input`` already holds log-probabilities (classes last)."""
-    _unsupported("nll_loss", weight, size_average, reduce)
+    reject_unsupported("nll_loss", weight, size_average, reduce)
     _check(input, target, ignore_index, reduction, 0.0)
     return NllLoss.apply(input, target.data.astype(np.int64, copy=False), ignore_index, reduction)

@@ -56,6 +56,14 @@ def _cuda():
     }
 
 
+def _normal_cdf(x):
+    """Phi(x) = (1 + erf(x / sqrt 2)) / 2 on a NumPy array."""
+    cdf = erf_array(x * x.dtype.type(_SQRT_HALF))
+    cdf += 1
+    cdf *= 0.5
+    return cdf
+
+
 def _sigmoid_2u(x):
     u = x * x
     u *= _C
@@ -79,10 +87,7 @@ class Gelu(Function):
             return _cuda()[approximate, "fwd"](x)
         if approximate == "tanh":
             return x * _sigmoid_2u(x)
-        cdf = erf_array(x * x.dtype.type(_SQRT_HALF))
-        cdf += 1
-        cdf *= 0.5
-        return cdf * x
+        return _normal_cdf(x) * x
 
     @staticmethod
     def backward(ctx, g):
@@ -100,9 +105,7 @@ class Gelu(Function):
             du *= 1 - s
             du += s
             return g * du, None
-        cdf = erf_array(x * x.dtype.type(_SQRT_HALF))
-        cdf += 1
-        cdf *= 0.5
+        cdf = _normal_cdf(x)
         pdf = x * x
         pdf *= -0.5
         np.exp(pdf, out=pdf)

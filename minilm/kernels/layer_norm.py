@@ -43,7 +43,6 @@ def _cuda():
         "normalize": cp.ElementwiseKernel(
             "T x, T mu, T r, T w, T b", "T xhat, T y", "xhat = (x - mu) * r; y = xhat * w + b", "minilm_ln_fwd"
         ),
-        "dot": cp.ReductionKernel("T a, T b", "T d", "a * b", "a + b", "d = a", "0", "minilm_ln_dot"),
         "dx": cp.ElementwiseKernel(
             "T gh, T xhat, T r, T m1, T m2", "T dx", "dx = r * (gh - m1 - xhat * m2)", "minilm_ln_bwd"
         ),

@@ -8,6 +8,7 @@ backward passes (``minilm/kernels/``); the rest are composed from primitive ops.
 from __future__ import annotations
 
 from minilm.kernels import cross_entropy, dropout, embedding, gelu, layer_norm, linear, log_softmax, nll_loss, softmax
+from minilm.kernels.cross_entropy import reject_unsupported
 from minilm.ops.elementwise import leaky_relu, relu, sigmoid, tanh
 from minilm.ops.shape import pad
 from minilm.tensor import Tensor
@@ -35,10 +36,7 @@ def _same_shape(op: str, input, target) -> None:
 def mse_loss(input, target, size_average=None, reduce=None, reduction: str = "mean"):
     """Mean squared error ``mean((input - target)^2)``."""
     _same_shape("mse_loss", input, target)
-    if size_average is not None or reduce is not None:
-        raise ValueError(
-            "mse_loss: size_average and reduce are deprecated in PyTorch; use reduction='mean'|'sum'|'none'"
-        )
+    reject_unsupported("mse_loss", None, size_average, reduce)
     d = input - target
     return _reduce("mse_loss", d * d, reduction)
 
@@ -52,11 +50,7 @@ def binary_cross_entropy_with_logits(
 
     with ``log(1 + exp(-x)) = max(-x, 0) + log(1 + exp(-|x|))``, which never overflows."""
     _same_shape("binary_cross_entropy_with_logits", input, target)
-    if size_average is not None or reduce is not None:
-        raise ValueError(
-            "binary_cross_entropy_with_logits: size_average and reduce are deprecated in PyTorch; "
-            "use reduction='mean'|'sum'|'none'"
-        )
+    reject_unsupported("binary_cross_entropy_with_logits", None, size_average, reduce)
     softplus_neg = relu(-input) + (1 + (-input.abs()).exp()).log()  # log(1 + e^-x)
     if pos_weight is None:
         loss = (1 - target) * input + softplus_neg

@@ -88,7 +88,6 @@ DOMAINS = {
     },
 }
 
-NEGATORS = ("not", "never", "hardly", "barely", "far")
 INTENSIFIERS = ("very", "really", "extremely", "so", "quite", "incredibly")
 EXTREME_INTENSIFIERS = ("absolutely", "truly", "simply")
 DOWNTONERS = {1: ("fairly", "reasonably", "rather"), -1: ("slightly", "a bit", "a little", "somewhat", "rather")}
