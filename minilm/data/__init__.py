@@ -1,14 +1,45 @@
-"""Text for the models: the bundled corpus, the word tokenizer and the vocabulary.
+"""Text for the models: the bundled corpus, tokenizers, vocabularies, datasets and batches.
 
 - ``minilm.data.corpus``: a generated corpus (documents about twelve topics, labelled reviews),
   the offline default of every notebook, test and command of the book.
-- ``minilm.data.vocab``: ``WordTokenizer`` and ``Vocab`` (special tokens ``[PAD] [UNK] [CLS] [SEP]
-  [MASK]``, ids 0 to 4).
+- ``minilm.data.vocab``: ``Vocab`` (special tokens ``[PAD] [UNK] [CLS] [SEP] [MASK]``, ids 0 to 4).
+- ``minilm.data.tokenizers``: ``CharTokenizer``, ``WordTokenizer``, ``ByteLevelBPETokenizer``,
+  ``WordPieceTokenizer``, one interface (``train``, ``encode``, ``decode``, ``save``/``load``).
+- ``minilm.data.datasets``: WikiText-2, SST-2, IMDb and PTB through a registry (download, verify,
+  cache; ``MINILM_OFFLINE``, ``MINILM_DATA_DIR``), and the bundled corpus under the same ``load``.
+- ``minilm.data.loader``: ``DataLoader`` (seeded shuffling, padding, attention masks, length
+  buckets), ``collate``, ``pad_sequences``; ``batchify`` and ``LMWindows`` for language models.
 
-This package uses only NumPy and the standard library.
+Besides NumPy and the standard library, this package uses only minilm's lowest layers (arrays,
+tensors, files), never ``nn`` or the models.
 """
 
-from minilm.data import corpus
-from minilm.data.vocab import SPECIAL_TOKENS, Vocab, WordTokenizer
+from minilm.data import corpus, datasets
+from minilm.data.loader import DataLoader, LMWindows, batchify, collate, pad_sequences
+from minilm.data.tokenizers import (
+    ByteLevelBPETokenizer,
+    CharTokenizer,
+    Tokenizer,
+    TokenizerFileError,
+    WordPieceTokenizer,
+    WordTokenizer,
+)
+from minilm.data.vocab import SPECIAL_TOKENS, Vocab
 
-__all__ = ["SPECIAL_TOKENS", "Vocab", "WordTokenizer", "corpus"]
+__all__ = [
+    "SPECIAL_TOKENS",
+    "ByteLevelBPETokenizer",
+    "CharTokenizer",
+    "DataLoader",
+    "LMWindows",
+    "Tokenizer",
+    "TokenizerFileError",
+    "Vocab",
+    "WordPieceTokenizer",
+    "WordTokenizer",
+    "batchify",
+    "collate",
+    "corpus",
+    "datasets",
+    "pad_sequences",
+]

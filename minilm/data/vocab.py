@@ -1,4 +1,4 @@
-"""Words to ids and back: a regular-expression word tokenizer and a vocabulary.
+"""Tokens to ids and back: the vocabulary every tokenizer of minilm uses.
 
 A model never sees text, only integer ids. Two small objects do the translation::
 
@@ -26,15 +26,14 @@ always give the same ids):
 - ``vocab.pad_id``, ``unk_id``, ``cls_id``, ``sep_id``, ``mask_id``; ``vocab.tokens``
 - ``vocab.save(path)`` / ``Vocab.load(path)``: a small JSON file, written atomically.
 
-``WordTokenizer(vocab=None, lowercase=True)``: ``tokenize(text) -> list[str]``,
-``encode(text) -> list[int]``, ``decode(ids) -> str``.
+The tokenizers that cut text into tokens (``WordTokenizer`` among them) live in
+``minilm.data.tokenizers``.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import tempfile
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -246,66 +245,3 @@ def _count(source) -> Counter:
             raise TypeError(f"Vocab.build: expected token lists, got the string {tokens[:40]!r}; tokenize it first")
         counts.update(tokens)
     return counts
-
-
-class WordTokenizer:
-    """Split text into words and punctuation marks with one regular expression.
-
-    A word is a run of letters or digits, with inner apostrophes kept (``don't``); every other
-    visible character (``.``, ``,``, ``?``, ``"``) is a token of its own. With ``lowercase=True``
-    (the default) the text is lowercased first, so ``The`` and ``the`` are one token.
-    """
-
-    PATTERN = re.compile(r"[^\W_]+(?:'[^\W_]+)*|[^\w\s]|_")
-    #: Tokens that ``decode`` attaches to the word before them / after them.
-    NO_SPACE_BEFORE = frozenset(".,!?;:)]}%")
-    NO_SPACE_AFTER = frozenset("([{$")
-
-    def __init__(self, vocab: Vocab | None = None, lowercase: bool = True):
-        self.vocab = vocab
-        self.lowercase = lowercase
-
-    def __repr__(self) -> str:
-        size = "None" if self.vocab is None else f"<{len(self.vocab)} tokens>"
-        return f"WordTokenizer(vocab={size}, lowercase={self.lowercase})"
-
-    def tokenize(self, text: str) -> list[str]:
-        """``"The cook's pie."`` -> ``['the', "cook's", 'pie', '.']``."""
-        if self.lowercase:
-            text = text.lower()
-        return self.PATTERN.findall(text)
-
-    def build_vocab(self, texts: Iterable[str], **kwargs) -> Vocab:
-        """Tokenize ``texts``, build a ``Vocab`` from them (``kwargs`` go to ``Vocab.build``), keep it
-        as ``self.vocab`` and return it."""
-        self.vocab = Vocab.build((self.tokenize(t) for t in texts), **kwargs)
-        return self.vocab
-
-    def _need_vocab(self, what: str) -> Vocab:
-        if self.vocab is None:
-            raise ValueError(f"WordTokenizer.{what}: no vocabulary; pass vocab= or call build_vocab(texts) first")
-        return self.vocab
-
-    def encode(self, text: str) -> list[int]:
-        """Token ids of ``text``; words not in the vocabulary get ``[UNK]``'s id."""
-        return self._need_vocab("encode").lookup_ids(self.tokenize(text))
-
-    def decode(self, ids: Iterable[int], skip_special_tokens: bool = False) -> str:
-        """Text of ``ids``: tokens joined by spaces, none before ``.,!?;:`` and closing brackets."""
-        vocab = self._need_vocab("decode")
-        tokens = vocab.lookup_tokens(ids)
-        if skip_special_tokens:
-            tokens = [t for t in tokens if t not in SPECIAL_TOKENS]
-        return detokenize(tokens)
-
-
-def detokenize(tokens: Sequence[str]) -> str:
-    """Join tokens with single spaces, except before closing punctuation and after opening brackets."""
-    parts = []
-    glue = True
-    for t in tokens:
-        if parts and not glue and t not in WordTokenizer.NO_SPACE_BEFORE:
-            parts.append(" ")
-        parts.append(t)
-        glue = t in WordTokenizer.NO_SPACE_AFTER
-    return "".join(parts)

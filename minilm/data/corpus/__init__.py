@@ -40,7 +40,7 @@ from dataclasses import dataclass
 
 from minilm.data.corpus import discourse, lexicon
 from minilm.data.corpus.sentiment import DOMAINS, Review, Split, review_list, reviews
-from minilm.data.vocab import WordTokenizer
+from minilm.data.tokenizers.word import WordTokenizer
 
 __all__ = [
     "DOMAINS",
