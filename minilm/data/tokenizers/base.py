@@ -33,6 +33,11 @@ class TokenizerFileError(ValueError):
     """A tokenizer file that cannot be read: broken JSON, a missing field, an unknown kind."""
 
 
+def _special_id_property(token: str, what: str) -> property:
+    """A read-only property: the id of the special token ``token`` (a ``KeyError`` if there is none)."""
+    return property(lambda self: self._special_id(token), doc=f"Id of ``{token}``, which {what}.")
+
+
 class Tokenizer:
     """The common interface. Subclasses: ``CharTokenizer``, ``WordTokenizer``,
     ``ByteLevelBPETokenizer``, ``WordPieceTokenizer``.
@@ -138,32 +143,17 @@ class Tokenizer:
             raise KeyError(f"{type(self).__name__} has no {token} token; its special tokens are {self._special_tokens}")
         return self.token_to_id(token)
 
-    @property
-    def pad_id(self) -> int:
-        """Id of ``[PAD]``."""
-        return self._special_id("[PAD]")
+    pad_id = _special_id_property("[PAD]", "the filler that makes the sequences of a batch equally long")
+    cls_id = _special_id_property("[CLS]", "put in front of a sequence; BERT's output there stands for the whole")
+    sep_id = _special_id_property("[SEP]", "ends a sentence, and separates the two sentences of a pair")
+    mask_id = _special_id_property("[MASK]", "hides a token the model must guess in masked language modelling")
 
     @property
     def unk_id(self) -> int:
-        """Id of the unknown token."""
+        """Id of the unknown token, which every piece outside the vocabulary becomes."""
         if self.unk_token is None:
             raise KeyError(f"{type(self).__name__} has no unknown token (unk_token=None)")
         return self._special_id(self.unk_token)
-
-    @property
-    def cls_id(self) -> int:
-        """Id of ``[CLS]``."""
-        return self._special_id("[CLS]")
-
-    @property
-    def sep_id(self) -> int:
-        """Id of ``[SEP]``."""
-        return self._special_id("[SEP]")
-
-    @property
-    def mask_id(self) -> int:
-        """Id of ``[MASK]``."""
-        return self._special_id("[MASK]")
 
     # -- text -> tokens -> ids --------------------------------------------------------------------
 

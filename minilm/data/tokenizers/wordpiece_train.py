@@ -41,6 +41,7 @@ from itertools import pairwise
 from typing import NamedTuple
 
 from minilm.data.tokenizers.bert_normalizer import basic_tokenize
+from minilm.data.tokenizers.bpe import merge_word
 
 
 class Merge(NamedTuple):
@@ -141,17 +142,9 @@ def merge_token(a: str, b: str, prefix: str = "##") -> str:
 
 def merge_pair(pieces: Sequence[str], a: str, b: str, prefix: str = "##") -> tuple[str, ...]:
     """``pieces`` with every adjacent ``a, b`` replaced by the merged piece, scanning from the left
-    (``##s ##s ##s`` merged on ``(##s, ##s)`` gives ``##ss ##s``)."""
-    merged = merge_token(a, b, prefix)
-    out, i, n = [], 0, len(pieces)
-    while i < n:
-        if i + 1 < n and pieces[i] == a and pieces[i + 1] == b:
-            out.append(merged)
-            i += 2
-        else:
-            out.append(pieces[i])
-            i += 1
-    return tuple(out)
+    (``##s ##s ##s`` merged on ``(##s, ##s)`` gives ``##ss ##s``). The same step as BPE's
+    ``merge_word``; only the name of the new piece differs (``merge_token`` drops ``b``'s ``##``)."""
+    return merge_word(pieces, (a, b), merge_token(a, b, prefix))
 
 
 # -- all merges, fast --------------------------------------------------------------------------------
