@@ -49,6 +49,8 @@ CASES = {
     "linear_no_bias": (lambda L, x, w: F(L).linear(x, w), [(4,), (5, 4)]),
     "mse_loss": (lambda L, x, y: F(L).mse_loss(x, y) + F(L).mse_loss(x, y, reduction="sum"), [(3, 4), (3, 4)]),
     "bce_with_logits": (lambda L, x, y: F(L).binary_cross_entropy_with_logits(x * 20, y.sigmoid()), [(3, 4), (3, 4)]),
+    "softplus": (lambda L, x: F(L).softplus(x * 10) + F(L).softplus(x * 10, beta=2.0, threshold=5.0), [(5, 7)]),
+    "logsigmoid": (lambda L, x: F(L).logsigmoid(x * 10), [(5, 7)]),
     "bce_with_logits_pos_weight": (
         lambda L, x, y: F(L).binary_cross_entropy_with_logits(
             x, y.sigmoid(), pos_weight=L.tensor(2.0, dtype=x.dtype), reduction="sum"
@@ -81,6 +83,18 @@ def test_kernel_agrees_with_torch(name, dtype):
     np.testing.assert_allclose(y1, y2, rtol=tol, atol=tol)
     for a, b in zip(g1, g2):
         np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
+
+
+def test_bce_with_logits_gradient_at_zero_logits_matches_torch():
+    """Logits that are exactly 0 (a zero-initialised head): d loss / dx = sigmoid(0) - y = 1/2 - y."""
+    y = np.array([0.0, 1.0, 0.5, 0.25])
+    grads = []
+    for L in (minilm, torch):
+        x = L.zeros(4, dtype=L.float64, requires_grad=True)
+        F(L).binary_cross_entropy_with_logits(x, L.tensor(y), reduction="sum").backward()
+        grads.append(to_numpy(x.grad) if L is minilm else x.grad.numpy())
+    np.testing.assert_allclose(grads[0], 0.5 - y, atol=1e-15)
+    np.testing.assert_allclose(grads[0], grads[1], atol=1e-15)
 
 
 def test_dropout_statistics_match_torch_semantics():

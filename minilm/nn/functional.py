@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from minilm.kernels import cross_entropy, dropout, embedding, gelu, layer_norm, linear, log_softmax, nll_loss, softmax
 from minilm.kernels.cross_entropy import reject_unsupported
-from minilm.ops.elementwise import leaky_relu, relu, sigmoid, tanh
+from minilm.ops.elementwise import leaky_relu, relu, sigmoid, tanh, where
+from minilm.ops.elementwise import softplus as _softplus
 from minilm.ops.shape import pad
 from minilm.tensor import Tensor
 
@@ -41,6 +42,20 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction: str = "me
     return _reduce("mse_loss", d * d, reduction)
 
 
+def softplus(input, beta: float = 1.0, threshold: float = 20.0):
+    """``log(1 + exp(beta * x)) / beta``, and ``x`` itself where ``beta * x > threshold`` (as PyTorch
+    does, where the two agree to within e^-threshold). The derivative is ``sigmoid(beta * x)``."""
+    scaled = input if beta == 1 else input * beta
+    y = _softplus(scaled) if beta == 1 else _softplus(scaled) / beta
+    return where(scaled > threshold, input, y)
+
+
+def logsigmoid(input):
+    """``log(sigmoid(x)) = -softplus(-x)``, without computing the sigmoid (which rounds to 0 for very
+    negative x, whose log is then -inf). The derivative is ``1 - sigmoid(x) = sigmoid(-x)``."""
+    return -_softplus(-input)
+
+
 def binary_cross_entropy_with_logits(
     input, target, weight=None, size_average=None, reduce=None, reduction: str = "mean", pos_weight=None
 ):
@@ -48,10 +63,11 @@ def binary_cross_entropy_with_logits(
 
         loss = (1 - y) x + (1 + (p - 1) y) log(1 + exp(-x))          (p = pos_weight, default 1)
 
-    with ``log(1 + exp(-x)) = max(-x, 0) + log(1 + exp(-|x|))``, which never overflows."""
+    with ``log(1 + exp(-x)) = softplus(-x)`` computed as ``logaddexp(0, -x)``, which never overflows,
+    by one op whose backward is the sigmoid (so the gradient at x = 0 is right: see ``Softplus``)."""
     _same_shape("binary_cross_entropy_with_logits", input, target)
     reject_unsupported("binary_cross_entropy_with_logits", None, size_average, reduce)
-    softplus_neg = relu(-input) + (1 + (-input.abs()).exp()).log()  # log(1 + e^-x)
+    softplus_neg = _softplus(-input)  # log(1 + e^-x)
     if pos_weight is None:
         loss = (1 - target) * input + softplus_neg
     else:
@@ -71,11 +87,13 @@ __all__ = [
     "leaky_relu",
     "linear",
     "log_softmax",
+    "logsigmoid",
     "mse_loss",
     "nll_loss",
     "pad",
     "relu",
     "sigmoid",
     "softmax",
+    "softplus",
     "tanh",
 ]

@@ -346,6 +346,28 @@ class Sigmoid(Function):
         return gy - gy * y  # g * y * (1 - y)
 
 
+class Softplus(Function):
+    """softplus(x) = log(1 + e^x), computed as ``logaddexp(0, x)`` (never overflows).
+    Its derivative is the sigmoid: d/dx log(1 + e^x) = e^x / (1 + e^x) = sigma(x), which is 1/2 at
+    x = 0. (Writing softplus as ``relu(x) + log(1 + e^-|x|)`` and differentiating the pieces would
+    give 0 there, because relu and abs have slope 0 at 0 in any library: a wrong gradient exactly
+    where logits start.)"""
+
+    op_name = "softplus"
+
+    @staticmethod
+    def forward(ctx, a):
+        xp = backend.xp_of(a)
+        ctx.save_for_backward(a)
+        return xp.logaddexp(0, a)
+
+    @staticmethod
+    def backward(ctx, g):
+        (a,) = ctx.saved_tensors
+        xp = backend.xp_of(a)
+        return g * xp.exp(-xp.logaddexp(0, -a))  # g * sigma(a), in the form that never overflows
+
+
 class Relu(Function):
     op_name = "relu"
 
@@ -398,6 +420,11 @@ def tanh(input):
 
 def sigmoid(input):
     return Sigmoid.apply(input)
+
+
+def softplus(input):
+    """log(1 + exp(input)), with derivative sigmoid(input)."""
+    return Softplus.apply(input)
 
 
 def relu(input):
