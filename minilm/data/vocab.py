@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 
@@ -194,18 +193,11 @@ class Vocab:
     def save(self, path) -> None:
         """Write the vocabulary as JSON. The file is written beside ``path`` and renamed onto it, so a
         crash leaves either the old file or the new one, never half of one."""
-        path = os.fspath(path)
+        from minilm.io import atomic_open
+
         data = {"format": _FORMAT, "version": _VERSION, "unk_token": self.unk_token, "tokens": self._tokens}
-        folder = os.path.dirname(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(prefix=".vocab-", suffix=".tmp", dir=folder)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(data, f, ensure_ascii=False, indent=0)
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.remove(tmp)
-            raise
+        with atomic_open(path, "Vocab.save") as f:
+            f.write(json.dumps(data, ensure_ascii=False, indent=0).encode("utf-8"))
 
     @classmethod
     def load(cls, path) -> Vocab:

@@ -69,9 +69,9 @@ from minilm.autograd import Function
 from minilm.data import SPECIAL_TOKENS, Vocab, WordTokenizer
 from minilm.models.word2vec_examples import (
     NegativeSampler,
-    check_window,
     cbow_examples,
     cbow_examples_flat,
+    check_window,
     flatten_sentences,
     keep_mask,
     noise_distribution,
@@ -85,6 +85,7 @@ from minilm.models.word_vectors import WordVectors
 from minilm.nn import init
 from minilm.nn.layers import Embedding
 from minilm.nn.module import Module
+from minilm.ops.elementwise import sigmoid_array
 from minilm.optim import SGD
 from minilm.tensor import Tensor
 
@@ -117,11 +118,6 @@ MODES = ("skipgram", "cbow")
 # ---------------------------------------------------------------------------------------------
 
 
-def _sigmoid(xp, x):
-    """``1 / (1 + e^-x)`` written as ``(1 + tanh(x / 2)) / 2``, which never overflows."""
-    return 0.5 * (1 + xp.tanh(0.5 * x))
-
-
 class NegativeSamplingLoss(Function):
     """The kernel behind ``negative_sampling_loss``. Forward saves ``v``, ``u`` and the scores ``s``;
     backward forms ``sigma(s) - y`` once and returns ``d v = sum_j (sigma(s_j) - y_j) u_j`` and
@@ -145,8 +141,7 @@ class NegativeSamplingLoss(Function):
     @staticmethod
     def backward(ctx, g):
         v, u, s = ctx.saved_tensors
-        xp = backend.xp_of(v)
-        ds = _sigmoid(xp, s)  # sigma(s_j) - y_j: subtract the label 1 in column 0
+        ds = sigmoid_array(s)  # sigma(s_j) - y_j: subtract the label 1 in column 0
         ds[:, 0] -= 1
         if ctx.reduction == "none":
             ds *= g[:, None]

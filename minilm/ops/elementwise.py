@@ -330,12 +330,18 @@ class Tanh(Function):
         return g - g * y * y  # g * (1 - y^2), without a Python-number operand (slower in NumPy)
 
 
+def sigmoid_array(a):
+    """The logistic sigmoid of an array (NumPy or CuPy). ``1 / (1 + e^-a)`` overflows ``e^-a`` for
+    very negative ``a``; ``e^(-log(1 + e^-a))`` never does. Kernels with a sigmoid in their backward
+    (softplus, word2vec's negative sampling) use this too."""
+    xp = backend.xp_of(a)
+    return xp.exp(-xp.logaddexp(0, -a))
+
+
 class Sigmoid(Function):
     @staticmethod
     def forward(ctx, a):
-        # 1 / (1 + e^-a) overflows e^-a for very negative a; e^(-log(1 + e^-a)) never does.
-        xp = backend.xp_of(a)
-        y = xp.exp(-xp.logaddexp(0, -a))
+        y = sigmoid_array(a)
         ctx.save_for_backward(y)
         return y
 
@@ -364,8 +370,7 @@ class Softplus(Function):
     @staticmethod
     def backward(ctx, g):
         (a,) = ctx.saved_tensors
-        xp = backend.xp_of(a)
-        return g * xp.exp(-xp.logaddexp(0, -a))  # g * sigma(a), in the form that never overflows
+        return g * sigmoid_array(a)
 
 
 class Relu(Function):
