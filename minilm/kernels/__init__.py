@@ -7,6 +7,9 @@ kernel, a twin composed from primitive ops and check that the two agree (values 
 and that both pass a float64 finite-difference gradient check.
 """
 
+# The recurrent kernels are modules here (kernels.lstm.lstm, kernels.lstm.lstm_cell, ...): each file
+# holds a cell and a sequence kernel, and the module name would otherwise be shadowed by a function.
+from minilm.kernels import gru, lstm, recurrence, rnn
 from minilm.kernels.cross_entropy import cross_entropy, nll_loss
 from minilm.kernels.dropout import dropout
 from minilm.kernels.embedding import embedding
@@ -20,9 +23,13 @@ __all__ = [
     "dropout",
     "embedding",
     "gelu",
+    "gru",
     "layer_norm",
     "linear",
+    "lstm",
     "log_softmax",
     "nll_loss",
+    "recurrence",
+    "rnn",
     "softmax",
 ]

@@ -7,8 +7,15 @@ from minilm.nn.layers import GELU, Dropout, Embedding, Identity, LayerNorm, Line
 from minilm.nn.loss import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
 from minilm.nn.module import Module
 from minilm.nn.parameter import Parameter
+from minilm.nn.recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 
 __all__ = [
+    "RNNCell",
+    "RNN",
+    "LSTMCell",
+    "LSTM",
+    "GRUCell",
+    "GRU",
     "BCEWithLogitsLoss",
     "CrossEntropyLoss",
     "Dropout",
