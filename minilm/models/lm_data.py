@@ -105,7 +105,9 @@ def as_token_ids(ids, what: str = "ids", vocab_size: int | None = None) -> np.nd
     arr = arr.astype(np.int64, copy=False)
     if vocab_size is not None and arr.size and (arr.min() < 0 or arr.max() >= vocab_size):
         bad = arr[(arr < 0) | (arr >= vocab_size)][0]
-        raise ValueError(f"{what}: token id {bad} is outside the vocabulary of size {vocab_size} (ids 0..{vocab_size - 1})")
+        raise ValueError(
+            f"{what}: token id {bad} is outside the vocabulary of size {vocab_size} (ids 0..{vocab_size - 1})"
+        )
     return arr
 
 
@@ -146,7 +148,11 @@ def build_lm_corpus(
     """
     tokenizer = WordTokenizer(lowercase=lowercase, special_tokens=LM_SPECIALS, unk_token=UNK)
     splits = {}
-    for name, texts in (("train_texts", train_texts), ("validation_texts", validation_texts), ("test_texts", test_texts)):
+    for name, texts in (
+        ("train_texts", train_texts),
+        ("validation_texts", validation_texts),
+        ("test_texts", test_texts),
+    ):
         token_lists = [tokenizer.tokenize(t) for t in _check_texts(texts, name)]
         splits[name] = [tokens for tokens in token_lists if tokens]
     counts = Counter(t for tokens in splits["train_texts"] for t in tokens if t not in LM_SPECIALS)
@@ -168,11 +174,15 @@ def split_documents(docs: Sequence, fractions=(0.8, 0.1, 0.1)) -> tuple[list, li
     return list(docs[:cut1]), list(docs[cut1:cut2]), list(docs[cut2:])
 
 
-def bundled_lm_corpus(n_documents: int = 2000, seed: int = 0, min_count: int = 1, max_size: int | None = None) -> LMCorpus:
+def bundled_lm_corpus(
+    n_documents: int = 2000, seed: int = 0, min_count: int = 1, max_size: int | None = None
+) -> LMCorpus:
     """The bundled corpus as an ``LMCorpus``: ``corpus.documents(n_documents, seed)`` split 80/10/10 by
     document, one ``<eos>`` after every sentence (taken from ``Document.sentences``)."""
     if isinstance(n_documents, bool) or not isinstance(n_documents, int) or n_documents < 10:
-        raise ValueError(f"bundled_lm_corpus: n_documents must be an integer >= 10 (1 per split at least), got {n_documents!r}")
+        raise ValueError(
+            f"bundled_lm_corpus: n_documents must be an integer >= 10 (1 per split at least), got {n_documents!r}"
+        )
     train, validation, test = split_documents(corpus.documents(n=n_documents, seed=seed))
 
     def sentences(docs):

@@ -142,7 +142,8 @@ def _draw(probs: np.ndarray, generator) -> np.ndarray:
 
 
 def sample_next(logits, temperature: float = 1.0, top_k: int | None = None, generator=None) -> np.ndarray:
-    """Choose one token id per row of ``logits`` (..., V); returns int64 ids of shape ``logits.shape[:-1]``.
+    """Choose one token id per row of ``logits`` (..., V); returns int64 ids of shape ``logits.shape[:-1]``
+    (for one row of shape (V,), a ``numpy.int64`` scalar).
 
     - ``temperature=0``: greedy, the argmax (the smallest id among equal maxima), no randomness.
     - ``temperature > 0``: a draw from ``softmax(logits / temperature)``.

@@ -7,23 +7,45 @@ a plural noun, ``-an``/``-et``/``-ol`` for a present/past/future verb. ``FITS``,
 
 from __future__ import annotations
 
-ANIMATES = {"dog": "vorn", "cat": "mesk", "bird": "pirl", "horse": "kalv", "girl": "lenik", "boy": "tomak",
-            "farmer": "grodan", "teacher": "sulem"}
+ANIMATES = {
+    "dog": "vorn",
+    "cat": "mesk",
+    "bird": "pirl",
+    "horse": "kalv",
+    "girl": "lenik",
+    "boy": "tomak",
+    "farmer": "grodan",
+    "teacher": "sulem",
+}
 THINGS = {"apple": "abor", "pear": "mirt", "cake": "tulk", "ball": "tupol", "book": "lisk", "stone": "kamor"}
 PLACES = {"house": "hesk", "garden": "vendal", "river": "narm", "tree": "telv", "bridge": "brok", "forest": "sylt"}
-ADJECTIVES = {"big": "gor", "small": "pit", "old": "sen", "young": "nav", "red": "ruk", "black": "mor",
-              "white": "alb", "happy": "jol"}
+ADJECTIVES = {
+    "big": "gor",
+    "small": "pit",
+    "old": "sen",
+    "young": "nav",
+    "red": "ruk",
+    "black": "mor",
+    "white": "alb",
+    "happy": "jol",
+}
 NUMBERS = {"two": "dun", "three": "tras", "four": "kel"}
 PREPOSITIONS = {"in": "ta", "near": "vel", "under": "dor", "behind": "pos"}
 #: time word -> (the tense it needs, Zorvish word)
 TIMES = {"yesterday": ("past", "ishta"), "today": ("present", "hova"), "tomorrow": ("future", "morat")}
 #: base -> (3rd person singular, past, Zorvish stem, which nouns its object may be; None: intransitive)
 VERBS = {
-    "see": ("sees", "saw", "lum", "any"), "like": ("likes", "liked", "sev", "any"),
-    "eat": ("eats", "ate", "nam", "food"), "find": ("finds", "found", "tov", "any"),
-    "carry": ("carries", "carried", "bar", "things"), "chase": ("chases", "chased", "kur", "animates"),
-    "follow": ("follows", "followed", "sid", "animates"), "sleep": ("sleeps", "slept", "zun", None),
-    "run": ("runs", "ran", "rek", None), "sing": ("sings", "sang", "lir", None), "swim": ("swims", "swam", "nag", None),
+    "see": ("sees", "saw", "lum", "any"),
+    "like": ("likes", "liked", "sev", "any"),
+    "eat": ("eats", "ate", "nam", "food"),
+    "find": ("finds", "found", "tov", "any"),
+    "carry": ("carries", "carried", "bar", "things"),
+    "chase": ("chases", "chased", "kur", "animates"),
+    "follow": ("follows", "followed", "sid", "animates"),
+    "sleep": ("sleeps", "slept", "zun", None),
+    "run": ("runs", "ran", "rek", None),
+    "sing": ("sings", "sang", "lir", None),
+    "swim": ("swims", "swam", "nag", None),
 }
 TENSE_SUFFIX = {"present": "an", "past": "et", "future": "ol"}
 INDEFINITE, OBJECT_MARK, NEGATION, PLURAL_SUFFIX = "en", "ko", "nu", "i"
@@ -33,16 +55,22 @@ FUNCTION_WORDS = ("the", "a", "will", "not", "does", "do", "did")
 NOUNS = {**ANIMATES, **THINGS}
 PEOPLE = ("girl", "boy", "farmer", "teacher")
 #: What the generator lets an adjective describe or a preposition take (others: anything).
-FITS = {"young": tuple(ANIMATES), "happy": tuple(ANIMATES), "in": ("house", "garden", "river", "forest"),
-        "under": ("tree", "bridge"),
-        **dict.fromkeys(("red", "black", "white"), tuple(n for n in {**NOUNS, **PLACES} if n not in PEOPLE))}
-OBJECTS = {"any": tuple(NOUNS), "food": ("apple", "pear", "cake"), "things": tuple(THINGS),
-           "animates": tuple(ANIMATES)}
+FITS = {
+    "young": tuple(ANIMATES),
+    "happy": tuple(ANIMATES),
+    "in": ("house", "garden", "river", "forest"),
+    "under": ("tree", "bridge"),
+    **dict.fromkeys(("red", "black", "white"), tuple(n for n in {**NOUNS, **PLACES} if n not in PEOPLE)),
+}
+OBJECTS = {"any": tuple(NOUNS), "food": ("apple", "pear", "cake"), "things": tuple(THINGS), "animates": tuple(ANIMATES)}
 PLURAL_OF = {noun: noun + "s" for noun in NOUNS}
 SINGULAR_OF = {plural: noun for noun, plural in PLURAL_OF.items()}
 #: every English verb form -> (base, "base" | "third" | "past")
-VERB_FORMS = {form: (base, kind) for base, (third, past, _, _) in VERBS.items()
-              for form, kind in ((base, "base"), (third, "third"), (past, "past"))}
+VERB_FORMS = {
+    form: (base, kind)
+    for base, (third, past, _, _) in VERBS.items()
+    for form, kind in ((base, "base"), (third, "third"), (past, "past"))
+}
 
 RULES = """Zorvish, rule by rule (English -> Zorvish):
 1. Verb last. Order: [time] subject [place] [object ko] [nu] verb.
