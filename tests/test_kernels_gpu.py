@@ -7,6 +7,20 @@ import pytest
 import minilm
 import minilm.nn.functional as F
 from helpers import array, to_numpy
+from minilm.kernels import gru as gru_k
+from minilm.kernels import lstm as lstm_k
+from minilm.kernels import rnn as rnn_k
+
+T, N, n_in, H = 7, 5, 6, 33  # H not a multiple of 32: the index arithmetic of the fused kernels must hold anyway
+MASK = np.arange(T)[:, None] < np.array([7, 3, 1, 6, 7])[None, :]
+LSTM_SHAPES = [(T, N, n_in), (N, H), (N, H), (4 * H, n_in), (4 * H, H), (4 * H,), (4 * H,)]
+GRU_SHAPES = [(T, N, n_in), (N, H), (3 * H, n_in), (3 * H, H), (3 * H,), (3 * H,)]
+RNN_SHAPES = [(T, N, n_in), (N, H), (H, n_in), (H, H), (H,), (H,)]
+
+
+def _cat(outputs):
+    return minilm.cat([o.reshape(-1) for o in outputs])
+
 
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not minilm.cuda.is_available(), reason="CuPy finds no GPU")]
 
@@ -35,6 +49,25 @@ CASES = {
     "gelu_tanh": (lambda x: F.gelu(x * 3, approximate="tanh"), [(50, 40)]),
     "erf": (lambda x: minilm.erf(x * 3), [(50, 40)]),
     "linear": (lambda x, w, b: F.linear(x, w, b), [(4, 5, 6), (3, 6), (3,)]),
+    # the recurrent kernels: the fused step kernels against the NumPy steps, with a length mask and
+    # both directions; the outputs and final states are concatenated into one result
+    "lstm_masked": (lambda x, h, c, wi, wh, bi, bh: _cat(lstm_k.lstm(x, h, c, wi, wh, bi, bh, mask=MASK)), LSTM_SHAPES),
+    "lstm_reverse": (
+        lambda x, h, c, wi, wh, bi, bh: _cat(lstm_k.lstm(x, h, c, wi, wh, bi, bh, reverse=True)),
+        LSTM_SHAPES,
+    ),
+    "lstm_cell": (lambda x, h, c, wi, wh, bi, bh: _cat(lstm_k.lstm_cell(x[0], (h, c), wi, wh, bi, bh)), LSTM_SHAPES),
+    "gru_masked_reverse": (
+        lambda x, h, wi, wh, bi, bh: _cat(gru_k.gru(x, h, wi, wh, bi, bh, mask=MASK, reverse=True)),
+        GRU_SHAPES,
+    ),
+    "gru": (lambda x, h, wi, wh, bi, bh: _cat(gru_k.gru(x, h, wi, wh, bi, bh)), GRU_SHAPES),
+    "gru_cell": (lambda x, h, wi, wh, bi, bh: gru_k.gru_cell(x[0], h, wi, wh, bi, bh), GRU_SHAPES),
+    "rnn_tanh_masked": (lambda x, h, wi, wh, bi, bh: _cat(rnn_k.rnn(x, h, wi, wh, bi, bh, mask=MASK)), RNN_SHAPES),
+    "rnn_relu_reverse": (
+        lambda x, h, wi, wh, bi, bh: _cat(rnn_k.rnn(x, h, wi, wh, bi, bh, nonlinearity="relu", reverse=True)),
+        RNN_SHAPES,
+    ),
 }
 
 
