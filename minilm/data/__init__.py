@@ -9,12 +9,14 @@
   cache; ``MINILM_OFFLINE``, ``MINILM_DATA_DIR``), and the bundled corpus under the same ``load``.
 - ``minilm.data.loader``: ``DataLoader`` (seeded shuffling, padding, attention masks, length
   buckets), ``collate``, ``pad_sequences``; ``batchify`` and ``LMWindows`` for language models.
+- ``minilm.data.translation``: a generated translation task (English-like sentences into a
+  rule-based verb-final toy language) for the sequence-to-sequence models of chapter 6.
 
 Besides NumPy and the standard library, this package uses only minilm's lowest layers (arrays,
 tensors, files), never ``nn`` or the models.
 """
 
-from minilm.data import corpus, datasets
+from minilm.data import corpus, datasets, translation
 from minilm.data.loader import DataLoader, LMWindows, batchify, collate, pad_sequences
 from minilm.data.tokenizers import (
     ByteLevelBPETokenizer,
@@ -42,4 +44,5 @@ __all__ = [
     "corpus",
     "datasets",
     "pad_sequences",
+    "translation",
 ]
