@@ -139,5 +139,5 @@ def initial_state(s, N: int, H: int, like):
 
 
 def cuda_row_mask(m, N: int, xp):
-    """The step's mask as an (N, 1) boolean array for a fused kernel (all True without a mask)."""
-    return xp.ones((N, 1), dtype=bool) if m is None else m[:, None]
+    """The step's (N, 1) boolean mask for a fused kernel: ``m`` itself, or all True without a mask."""
+    return xp.ones((N, 1), dtype=bool) if m is None else m
