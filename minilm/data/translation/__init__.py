@@ -18,7 +18,7 @@ The rules of Zorvish:
 1. Verb last (SOV). Order: ``[time] subject [place] [object ko] [nu] verb``. English puts the time
    word ("yesterday") last and the place ("in the house") after the object; Zorvish puts the time
    first and the place before the object.
-2. A noun phrase is ``noun [adjective] [en | number]``: the adjective follows the noun, "a" becomes
+2. A noun phrase is ``noun [adjective] [en | number]``: the adjective follows the noun, "a" (or "an") becomes
    ``en`` after the phrase, a number follows it too. "the" has no word: a bare noun is definite.
 3. Plural nouns add ``-i`` (``vorn`` dog, ``vorni`` dogs), except after a number, where the noun
    stays singular ("two dogs" -> ``vorn dun``).

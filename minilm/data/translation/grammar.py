@@ -82,8 +82,15 @@ def source_words(c: Clause) -> list[tuple[str, str]]:
 
 
 def _source_np(np: NounPhrase, slot: str) -> list[tuple[str, str]]:
-    out = [(np.det, slot + ".det")] + ([(np.adjective, slot + ".adj")] if np.adjective else [])
-    return out + [(PLURAL_OF[np.noun] if np.plural else np.noun, slot + ".noun")]
+    noun = PLURAL_OF[np.noun] if np.plural else np.noun
+    det = _article(np.adjective or noun) if np.det == "a" else np.det
+    out = [(det, slot + ".det")] + ([(np.adjective, slot + ".adj")] if np.adjective else [])
+    return out + [(noun, slot + ".noun")]
+
+
+def _article(next_word: str) -> str:
+    """English's indefinite article: "an" before a vowel ("an old horse"), "a" otherwise."""
+    return "an" if next_word[0] in "aeiou" else "a"
 
 
 def target_words(c: Clause) -> list[tuple[str, tuple[str, ...]]]:
@@ -170,8 +177,13 @@ def _read_np(reader: _Reader, what: str, nouns: dict) -> NounPhrase:
     """``det [adjective] noun``, with "a" only before a singular and a number only before a plural."""
     is_place = nouns is PLACES
     det = reader.take()
-    if det not in ("the", "a") + (() if is_place else tuple(NUMBERS)):
-        reader.fail(f"{what} must start with 'the', 'a'" + ("" if is_place else " or a number"), back=1)
+    if det not in ("the", "a", "an") + (() if is_place else tuple(NUMBERS)):
+        reader.fail(f"{what} must start with 'the', 'a', 'an'" + ("" if is_place else " or a number"), back=1)
+    if det in ("a", "an"):
+        following = reader.peek()
+        if following is not None and det != _article(following):
+            reader.fail(f"write {_article(following)!r} before {following!r}, not {det!r}", back=1)
+        det = "a"
     adjective = reader.take() if reader.peek() in ADJECTIVES else None
     word = reader.take()
     noun, plural = (SINGULAR_OF[word], True) if not is_place and word in SINGULAR_OF else (word, False)

@@ -50,7 +50,7 @@ VERBS = {
 TENSE_SUFFIX = {"present": "an", "past": "et", "future": "ol"}
 INDEFINITE, OBJECT_MARK, NEGATION, PLURAL_SUFFIX = "en", "ko", "nu", "i"
 #: English function words that have no Zorvish word of their own ("the", the auxiliaries) or become one.
-FUNCTION_WORDS = ("the", "a", "will", "not", "does", "do", "did")
+FUNCTION_WORDS = ("the", "a", "an", "will", "not", "does", "do", "did")
 
 NOUNS = {**ANIMATES, **THINGS}
 PEOPLE = ("girl", "boy", "farmer", "teacher")
@@ -74,7 +74,7 @@ VERB_FORMS = {
 
 RULES = """Zorvish, rule by rule (English -> Zorvish):
 1. Verb last. Order: [time] subject [place] [object ko] [nu] verb.
-2. Noun phrase: noun [adjective] [en | number]. 'the' has no word; 'a' -> en after the phrase.
+2. Noun phrase: noun [adjective] [en | number]. 'the' has no word; 'a'/'an' -> en after the phrase.
 3. Plural noun: stem + i (vorn dog, vorni dogs); after a number the noun stays singular (two dogs -> vorn dun).
 4. The object is followed by ko.
 5. Verb = stem + tense: -an present, -et past, -ol future (will see -> lumol); do/does/did/will have no word.
