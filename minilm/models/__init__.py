@@ -1,6 +1,6 @@
 """``minilm.models``: complete models built from ``minilm.nn``, each with its training function.
 
-For now it holds word2vec (chapter 03):
+Word embeddings (chapter 03):
 
 - ``word2vec.py``: ``Word2Vec`` (skip-gram or CBOW, ``in_embed`` and ``out_embed``), the
   negative-sampling loss ``negative_sampling_loss`` (an explicit kernel, its gradient derived in
@@ -11,11 +11,47 @@ For now it holds word2vec (chapter 03):
 - ``word_vectors.py``: ``WordVectors``, the trained vectors and their questions
   (``most_similar``, ``similarity``, ``analogy``, ``save`` / ``load``).
 
-``minilm.models.word2vec`` re-exports all of these. Later chapters add the RNN language models,
-sequence-to-sequence with attention, BERT and GPT.
+Language models (chapters 04 and 05):
+
+- ``lm_data.py``: ``LMCorpus`` and ``bundled_lm_corpus`` (word-level id streams with ``<eos>``);
+- ``ngram.py``: ``NGramLM``, interpolated Kneser-Ney, the baseline; ``AddKNGramLM`` for contrast;
+- ``rnn_lm.py``: ``RNNLanguageModel`` (RNN, GRU or LSTM, optional weight tying) and ``generate``;
+- ``lm_training.py``: ``train_language_model`` (truncated BPTT, gradient clipping), ``evaluate``,
+  ``detach_state``;
+- ``sampling.py``: ``sample_next`` (temperature, top-k), ``perplexity_from_loss``.
+
+Sequence to sequence (chapter 06):
+
+- ``attention.py``: ``DotAttention``, ``AdditiveAttention``, ``masked_softmax``;
+- ``seq2seq.py``: ``Encoder``, ``Decoder``, ``Seq2Seq``; ``seq2seq_train.py``: ``train_seq2seq``,
+  ``exact_match``, ``evaluate``;
+- ``beam_search.py``: ``greedy_decode``, ``beam_search``, ``Hypothesis``.
+
+Functions that two models both have (``evaluate``) stay in their modules:
+``minilm.models.lm_training.evaluate``, ``minilm.models.seq2seq.evaluate``.
 """
 
-from minilm.models import word2vec
+from minilm.models import (
+    attention,
+    beam_search,
+    lm_data,
+    lm_training,
+    ngram,
+    rnn_lm,
+    sampling,
+    seq2seq,
+    seq2seq_train,
+    word2vec,
+)
+from minilm.models.attention import AdditiveAttention, DotAttention, masked_softmax
+from minilm.models.beam_search import Hypothesis, greedy_decode
+from minilm.models.lm_data import LMCorpus, build_lm_corpus, bundled_lm_corpus
+from minilm.models.lm_training import detach_state, train_language_model
+from minilm.models.ngram import AddKNGramLM, NGramLM
+from minilm.models.rnn_lm import RNNLanguageModel, generate
+from minilm.models.sampling import perplexity_from_loss, sample_next, top_k_filter
+from minilm.models.seq2seq import Decoder, Encoder, Seq2Seq
+from minilm.models.seq2seq_train import exact_match, train_seq2seq
 from minilm.models.word2vec import (
     NegativeSampler,
     Word2Vec,
@@ -30,15 +66,45 @@ from minilm.models.word2vec import (
 from minilm.models.word_vectors import WordVectors
 
 __all__ = [
+    "AddKNGramLM",
+    "AdditiveAttention",
+    "Decoder",
+    "DotAttention",
+    "Encoder",
+    "Hypothesis",
+    "LMCorpus",
+    "NGramLM",
     "NegativeSampler",
+    "RNNLanguageModel",
+    "Seq2Seq",
     "Word2Vec",
     "WordVectors",
+    "attention",
+    "beam_search",
+    "build_lm_corpus",
+    "bundled_lm_corpus",
     "cbow_examples",
+    "detach_state",
+    "exact_match",
+    "generate",
+    "greedy_decode",
+    "lm_data",
+    "lm_training",
+    "masked_softmax",
     "negative_sampling_loss",
+    "ngram",
     "noise_distribution",
+    "perplexity_from_loss",
+    "rnn_lm",
+    "sample_next",
+    "sampling",
+    "seq2seq",
+    "seq2seq_train",
     "skipgram_pairs",
     "subsample",
     "subsample_keep_prob",
-    "train_word2vec",
+    "top_k_filter",
+    "train_language_model",
+    "train_seq2seq",
     "word2vec",
 ]
