@@ -269,7 +269,9 @@ def _check_compatible(op: str, x, y) -> None:
 _FREED = (
     "backward through a graph that was already freed: a previous .backward() released the "
     "intermediate values this one needs. Pass retain_graph=True to that earlier backward if you "
-    "need to go through the graph twice, or recompute the forward pass."
+    "need to go through the graph twice, or recompute the forward pass. If a tensor carried over "
+    "from the previous iteration (a recurrent state, a running average) still points into the old "
+    "graph, cut it with .detach() when you carry it over: that is truncated backpropagation."
 )
 
 

@@ -26,7 +26,7 @@ gradients, which the LSTM's additive cell state counters) or blow it up by order
 the weights to a place from which training never recovers, or to ``nan``. ``clip_grad_norm_``
 rescales all gradients together whenever their total norm exceeds ``clip``: the direction is kept,
 only the step's length is capped. ``history["grad_norms"]`` records the norm of every batch
-*before* clipping, so you can see the spikes (chapter 04 plots them for a plain RNN).
+*before* clipping, so you can see the spikes (notebook 04 plots them for a plain RNN).
 
 **Perplexity.** ``evaluate`` returns the mean negative log-likelihood per predicted token, in nats;
 ``exp`` of it is the perplexity (``minilm.models.sampling.perplexity_from_loss``).
