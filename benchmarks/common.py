@@ -15,6 +15,16 @@ def set_threads(n: int) -> None:
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 
+def set_openblas_coretype(name: str | None) -> None:
+    """Make OpenBLAS use the kernels for CPU ``name`` (e.g. ``SkylakeX`` for AVX-512) instead of the
+    ones its CPU detection picks. Call before NumPy is first imported. Needed where the detection is
+    wrong: the OpenBLAS 0.3.31 in NumPy 2.4's wheels takes an AMD EPYC with AVX-512 (Zen 4) for a
+    Haswell and runs AVX2 kernels, about half the speed of its AVX-512 ones (check with
+    ``OPENBLAS_VERBOSE=2``). Never name a CPU whose instructions the machine does not have."""
+    if name:
+        os.environ["OPENBLAS_CORETYPE"] = name
+
+
 def keep_freed_memory() -> bool:
     """Ask glibc's malloc to keep freed memory for reuse instead of handing big blocks back to the
     operating system (``mallopt`` M_MMAP_THRESHOLD / M_TRIM_THRESHOLD, as the environment

@@ -13,6 +13,11 @@ Target (issue 5): minilm no slower than 1.2x PyTorch.
     python benchmarks/recurrent.py [--threads N] [--repeats R] [--device cpu|cuda]
                                    [--hidden 256] [--batch 32] [--seq 35] [--vocab 8000] [--layers 2]
 
+Where OpenBLAS misdetects the CPU (``OPENBLAS_VERBOSE=2 python -c "import numpy"`` prints the kernels
+it chose; an AVX-512 AMD EPYC shows up as Haswell), ``--openblas-coretype SkylakeX`` gives NumPy its
+AVX-512 kernels, as PyTorch's oneDNN/MKL already uses them; report both runs. ``--keep-memory``
+changes both libraries' allocation (see common.py); report it too.
+
 On a GPU (``--device cuda``; try ``--hidden 1024 --batch 256``) minilm runs its fused CuPy step kernels
 and PyTorch runs cuDNN when its build has CUDA (otherwise the torch column is left empty). Every
 figure is the median of R samples; minilm and PyTorch are timed in separate groups.
@@ -36,13 +41,19 @@ def parse_args():
     p.add_argument("--layers", type=int, default=2)
     p.add_argument("--cells", default="LSTM,GRU", help="comma-separated: LSTM, GRU, RNN")
     p.add_argument("--keep-memory", action="store_true", help="let malloc reuse freed memory (see common.py)")
+    p.add_argument(
+        "--openblas-coretype",
+        default=None,
+        help="OpenBLAS kernels to use, e.g. SkylakeX on an AVX-512 CPU it misdetects (common.set_openblas_coretype)",
+    )
     return p.parse_args()
 
 
 args = parse_args()
-from common import fmt, import_torch, keep_freed_memory, median_times, set_threads  # noqa: E402
+from common import fmt, import_torch, keep_freed_memory, median_times, set_openblas_coretype, set_threads  # noqa: E402
 
 set_threads(args.threads)
+set_openblas_coretype(args.openblas_coretype)
 if args.keep_memory:
     keep_freed_memory()
 
@@ -173,7 +184,8 @@ def main():
     )
     print(
         f"{args.layers} layers, hidden {args.hidden}, batch {args.batch}, sequence {args.seq}, "
-        f"vocabulary {args.vocab}, float32"
+        f"vocabulary {args.vocab}, float32; OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(detected)')}"
+        f"{', malloc keeps freed memory' if args.keep_memory else ''}"
     )
     print(f"\n{'workload':36s} {'minilm':>13s} {'torch':>13s} {'minilm/torch':>13s}")
     for cell in args.cells.split(","):
