@@ -79,3 +79,21 @@ def median_times(fns: dict, repeats: int, sample_seconds: float = 0.02) -> dict:
 
 def fmt(seconds: float) -> str:
     return f"{seconds * 1e6:10.1f} us" if seconds < 1e-2 else f"{seconds * 1e3:10.2f} ms"
+
+
+def synchronize(device: str) -> None:
+    """Wait for the GPU's queued work (so that a timing includes it); nothing on the CPU."""
+    if device != "cpu":
+        import minilm
+
+        minilm.cuda.synchronize()
+
+
+def torch_device(torch, device: str):
+    """The PyTorch device for ``device`` ("cpu" or "cuda"), or None where PyTorch is missing or
+    its build has no CUDA (the benchmark then leaves the PyTorch column empty)."""
+    if torch is None:
+        return None
+    if device == "cpu":
+        return "cpu"
+    return "cuda" if torch.cuda.is_available() else None

@@ -41,7 +41,7 @@ def parse_args():
 
 
 args = parse_args()
-from common import fmt, import_torch, keep_freed_memory, median_times, set_threads  # noqa: E402
+from common import fmt, import_torch, keep_freed_memory, median_times, synchronize, torch_device, set_threads  # noqa: E402
 
 set_threads(args.threads)
 kept = keep_freed_memory() if args.keep_memory else False
@@ -55,16 +55,11 @@ torch = import_torch(args.threads)
 
 
 def _sync():
-    if args.device != "cpu":
-        minilm.cuda.synchronize()
+    synchronize(args.device)
 
 
 def _torch_device():
-    if torch is None:
-        return None
-    if args.device == "cpu":
-        return "cpu"
-    return "cuda" if torch.cuda.is_available() else None
+    return torch_device(torch, args.device)
 
 
 def cross_entropy_case(rng):

@@ -50,12 +50,13 @@ def parse_args():
 
 
 args = parse_args()
-from common import fmt, import_torch, keep_freed_memory, median_times, set_openblas_coretype, set_threads  # noqa: E402
+import common  # noqa: E402
+from common import fmt, import_torch, median_times  # noqa: E402
 
-set_threads(args.threads)
-set_openblas_coretype(args.openblas_coretype)
+common.set_threads(args.threads)
+common.set_openblas_coretype(args.openblas_coretype)
 if args.keep_memory:
-    keep_freed_memory()
+    common.keep_freed_memory()
 
 import numpy as np  # noqa: E402
 
@@ -67,16 +68,11 @@ torch = import_torch(args.threads)
 
 
 def _sync():
-    if args.device != "cpu":
-        minilm.cuda.synchronize()
+    common.synchronize(args.device)
 
 
 def _torch_device():
-    if torch is None:
-        return None
-    if args.device == "cpu":
-        return "cpu"
-    return "cuda" if torch.cuda.is_available() else None
+    return common.torch_device(torch, args.device)
 
 
 class LM(nn.Module):
