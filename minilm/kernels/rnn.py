@@ -18,8 +18,9 @@ need not be kept. Unrolled over ``T`` steps, ``dL/dh_0`` is a product of ``T`` J
 
 What forward saves for backward: the states ``h`` (T+1, N, H) including ``h0`` (``h_prev`` is what
 ``W_hh`` multiplied, and ``h`` gives ``act'``), the input ``x`` (a reference) and the weights.
-With a mask, the new state at a padded step is the old one, so the candidates ``act(a)`` are kept
-too (T, N, H) for ``act'``; without one they are the states themselves and cost nothing extra.
+With a mask, the new state at a padded step is the old one, not ``act(a)``, so the candidates
+``act(a)`` are kept for ``act'`` too: written over the input projection's buffer, they cost no
+extra memory.
 
 The sequence kernel returns the T outputs followed by ``h_n``, stacked as (T+1, N, H). On CuPy each
 step's activation and its derivative (with the mask) are one fused ``ElementwiseKernel`` each.

@@ -25,6 +25,7 @@ import numpy as np
 
 from minilm import backend
 from minilm.creation import full
+from minilm.kernels.recurrence import lengths_to_mask
 from minilm.ops.elementwise import where
 from minilm.ops.shape import cat, pad, stack
 from minilm.tensor import Tensor
@@ -44,8 +45,7 @@ class PackedSequence:
     def mask(self):
         """The (T, N) boolean mask, True at real steps, on the data's device."""
         T = self.data.shape[1 if self.batch_first else 0]
-        m = np.arange(T)[:, None] < self.lengths[None, :]
-        return backend.to_device(m, self.data.device)
+        return backend.to_device(lengths_to_mask(self.lengths, T), self.data.device)
 
     def to(self, *args, **kwargs) -> "PackedSequence":
         return PackedSequence(self.data.to(*args, **kwargs), self.lengths, self.batch_first)
