@@ -198,3 +198,23 @@ def test_module_errors_are_clear():
         nn.utils.rnn.pack_padded_sequence(minilm.zeros(3, 2, 4), [1, 3])
     with pytest.raises(ValueError, match="between 1 and the padded length 3"):
         nn.utils.rnn.pack_padded_sequence(minilm.zeros(3, 2, 4), [4, 1])
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_stacked_bidirectional_packed_module_gradcheck(kind):
+    """The whole module in float64, the input and every parameter checked against finite
+    differences: two layers, both directions, different lengths. (gradcheck perturbs the tensors
+    it is given in place, and the parameters given are the module's own.)"""
+    from minilm.autograd import gradcheck
+
+    minilm.manual_seed(3)
+    module = getattr(nn, kind)(3, 2, num_layers=2, bidirectional=True, batch_first=True).double()
+    x = minilm.tensor(_rng(10).standard_normal((3, 4, 3)), requires_grad=True)
+
+    def fn(x, *parameters):
+        packed = nn.utils.rnn.pack_padded_sequence(x, [4, 1, 3], batch_first=True, enforce_sorted=False)
+        out, states = module(packed)
+        states = states if kind == "LSTM" else (states,)
+        return minilm.cat([out.data.reshape(-1)] + [s.reshape(-1) for s in states])
+
+    assert gradcheck(fn, (x, *module.parameters()))
