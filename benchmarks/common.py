@@ -97,3 +97,20 @@ def torch_device(torch, device: str):
     if device == "cpu":
         return "cpu"
     return "cuda" if torch.cuda.is_available() else None
+
+
+def header(args, np, torch) -> str:
+    """The first line of a report: threads, repeats, device and the library versions."""
+    return f"threads={args.threads}  repeats={args.repeats}  device={args.device}  numpy {np.__version__}" + (
+        f"  torch {torch.__version__}" if torch else "  (torch not installed)"
+    )
+
+
+def compare(name: str, ours, theirs, repeats: int, sample_seconds: float, width: int) -> None:
+    """Time ``ours`` and (when there is one) ``theirs`` in separate groups and print one row: the
+    two medians and their ratio."""
+    t_m = median_times({"m": ours}, repeats, sample_seconds)["m"]
+    t_t = median_times({"t": theirs}, repeats, sample_seconds)["t"] if theirs else None
+    dash = f"{'-':>13s}"
+    ratio = f"{t_m / t_t:13.2f}" if t_t else dash
+    print(f"{name:{width}s} {fmt(t_m)} {fmt(t_t) if t_t else dash} {ratio}", flush=True)

@@ -41,7 +41,8 @@ def parse_args():
 
 
 args = parse_args()
-from common import fmt, import_torch, keep_freed_memory, median_times, synchronize, torch_device, set_threads  # noqa: E402
+import common  # noqa: E402
+from common import import_torch, keep_freed_memory, set_threads, synchronize, torch_device  # noqa: E402
 
 set_threads(args.threads)
 kept = keep_freed_memory() if args.keep_memory else False
@@ -121,17 +122,10 @@ def layer_norm_case(rng):
 
 def main():
     rng = np.random.default_rng(0)
-    print(
-        f"threads={args.threads}  repeats={args.repeats}  device={args.device}  numpy {np.__version__}"
-        + (f"  torch {torch.__version__}" if torch else "  (torch not installed)")
-    )
+    print(common.header(args, np, torch))
     print(f"\n{'workload':48s} {'minilm':>13s} {'torch':>13s} {'minilm/torch':>13s}")
     for case in (cross_entropy_case, layer_norm_case):
-        name, ours, theirs = case(rng)
-        t_m = median_times({"m": ours}, args.repeats, 0.05)["m"]
-        t_t = median_times({"t": theirs}, args.repeats, 0.05)["t"] if theirs else None
-        ratio = f"{t_m / t_t:13.2f}" if t_t else f"{'-':>13s}"
-        print(f"{name:48s} {fmt(t_m)} {fmt(t_t) if t_t else f'{chr(45):>13s}'} {ratio}")
+        common.compare(*case(rng), args.repeats, 0.05, 48)
     print("\ntarget: minilm/torch <= 1.5 on each")
 
 

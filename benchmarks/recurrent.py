@@ -51,7 +51,7 @@ def parse_args():
 
 args = parse_args()
 import common  # noqa: E402
-from common import fmt, import_torch, median_times  # noqa: E402
+from common import import_torch  # noqa: E402
 
 common.set_threads(args.threads)
 common.set_openblas_coretype(args.openblas_coretype)
@@ -174,10 +174,7 @@ def layer_case(cell, rng):
 
 def main():
     rng = np.random.default_rng(0)
-    print(
-        f"threads={args.threads}  repeats={args.repeats}  device={args.device}  numpy {np.__version__}"
-        + (f"  torch {torch.__version__}" if torch else "  (torch not installed)")
-    )
+    print(common.header(args, np, torch))
     print(
         f"{args.layers} layers, hidden {args.hidden}, batch {args.batch}, sequence {args.seq}, "
         f"vocabulary {args.vocab}, float32; OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(detected)')}"
@@ -186,11 +183,7 @@ def main():
     print(f"\n{'workload':36s} {'minilm':>13s} {'torch':>13s} {'minilm/torch':>13s}")
     for cell in args.cells.split(","):
         for case in (training_step_case, layer_case):
-            name, ours, theirs = case(cell.strip().upper(), rng)
-            t_m = median_times({"m": ours}, args.repeats, 0.2)["m"]
-            t_t = median_times({"t": theirs}, args.repeats, 0.2)["t"] if theirs else None
-            ratio = f"{t_m / t_t:13.2f}" if t_t else f"{'-':>13s}"
-            print(f"{name:36s} {fmt(t_m)} {fmt(t_t) if t_t else f'{chr(45):>13s}'} {ratio}", flush=True)
+            common.compare(*case(cell.strip().upper(), rng), args.repeats, 0.2, 36)
     print("\ntarget: minilm/torch <= 1.2 for the training steps")
 
 
