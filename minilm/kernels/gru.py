@@ -214,14 +214,9 @@ class GRUCell(Function):
         x, h, w_ih, w_hh, act, gh_n = ctx.saved_tensors
         n = ctx.needs_input_grad
         dgi, dgh, dh_direct = step_backward(g, act, gh_n, h, None)
-        return (
-            dgi @ w_ih if n[0] else None,
-            dh_direct + dgh @ w_hh if n[1] else None,
-            dgi.T @ x if n[2] else None,
-            dgh.T @ h if n[3] else None,
-            dgi.sum(axis=0) if n[4] else None,
-            dgh.sum(axis=0) if n[5] else None,
-        )
+        dh = dh_direct + dgh @ w_hh if n[1] else None
+        dx, dw_ih, dw_hh, db_ih, db_hh = rec.gradients_of_step(dgi, dgh, x, h, w_ih, (n[0], n[2], n[3], n[4], n[5]))
+        return dx, dh, dw_ih, dw_hh, db_ih, db_hh
 
 
 class GRUSequence(Function):

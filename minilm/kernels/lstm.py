@@ -238,15 +238,9 @@ class LSTMCell(Function):
         x, h, c, w_ih, w_hh, act, tanh_c = ctx.saved_tensors
         n = ctx.needs_input_grad
         da, dc_prev, _ = step_backward(g[0], g[1], act, c, tanh_c, None)
-        return (
-            da @ w_ih if n[0] else None,
-            da @ w_hh if n[1] else None,
-            dc_prev if n[2] else None,
-            da.T @ x if n[3] else None,
-            da.T @ h if n[4] else None,
-            da.sum(axis=0) if n[5] else None,
-            da.sum(axis=0) if n[6] else None,
-        )
+        dh = da @ w_hh if n[1] else None
+        dx, dw_ih, dw_hh, db_ih, db_hh = rec.gradients_of_step(da, da, x, h, w_ih, (n[0], n[3], n[4], n[5], n[6]))
+        return dx, dh, dc_prev if n[2] else None, dw_ih, dw_hh, db_ih, db_hh
 
 
 class LSTMSequence(Function):

@@ -131,6 +131,15 @@ def gradients_of_weights(dgi, dgh, x, h_prev, w_ih, needs):
     return dx, dw_ih, dw_hh, db_ih, db_hh
 
 
+def gradients_of_step(dgi, dgh, x, h_prev, w_ih, needs):
+    """``gradients_of_weights`` for one step (a cell): the (N, G) gate gradients of a single step
+    are a sequence of length 1."""
+    dgi1 = dgi[None]
+    dgh1 = dgi1 if dgh is dgi else dgh[None]
+    dx, *rest = gradients_of_weights(dgi1, dgh1, x[None], h_prev[None], w_ih, needs)
+    return (None if dx is None else dx[0], *rest)
+
+
 def initial_state(s, N: int, H: int, like):
     """The initial state array: ``s`` itself, or zeros (N, H) like ``like`` when None."""
     if s is not None:

@@ -134,14 +134,9 @@ class RNNCell(Function):
         x, h, w_ih, w_hh, h1 = ctx.saved_tensors
         n = ctx.needs_input_grad
         da = step_backward(g, h1, ctx.nonlinearity, None)[0]
-        return (
-            da @ w_ih if n[0] else None,
-            da @ w_hh if n[1] else None,
-            da.T @ x if n[2] else None,
-            da.T @ h if n[3] else None,
-            da.sum(axis=0) if n[4] else None,
-            da.sum(axis=0) if n[5] else None,
-        )
+        dh = da @ w_hh if n[1] else None
+        dx, dw_ih, dw_hh, db_ih, db_hh = rec.gradients_of_step(da, da, x, h, w_ih, (n[0], n[2], n[3], n[4], n[5]))
+        return dx, dh, dw_ih, dw_hh, db_ih, db_hh
 
 
 class RNNSequence(Function):
