@@ -10,6 +10,7 @@ and that both pass a float64 finite-difference gradient check.
 # The recurrent kernels are modules here (kernels.lstm.lstm, kernels.lstm.lstm_cell, ...): each file
 # holds a cell and a sequence kernel, and the module name would otherwise be shadowed by a function.
 from minilm.kernels import gru, lstm, recurrence, rnn
+from minilm.kernels.attention import attention_with_weights, scaled_dot_product_attention
 from minilm.kernels.cross_entropy import cross_entropy, nll_loss
 from minilm.kernels.dropout import dropout
 from minilm.kernels.embedding import embedding
@@ -19,6 +20,7 @@ from minilm.kernels.linear import linear
 from minilm.kernels.softmax import log_softmax, softmax
 
 __all__ = [
+    "attention_with_weights",
     "cross_entropy",
     "dropout",
     "embedding",
@@ -31,5 +33,6 @@ __all__ = [
     "nll_loss",
     "recurrence",
     "rnn",
+    "scaled_dot_product_attention",
     "softmax",
 ]

@@ -1,13 +1,14 @@
 """``minilm.nn.functional``: functions of tensors, named as in ``torch.nn.functional``.
 
 The fused ones (``linear``, ``softmax``, ``log_softmax``, ``cross_entropy``, ``nll_loss``,
-``layer_norm``, ``embedding``, ``dropout``, ``gelu``) are explicit kernels with hand-derived
-backward passes (``minilm/kernels/``); the rest are composed from primitive ops.
+``layer_norm``, ``embedding``, ``dropout``, ``gelu``, ``scaled_dot_product_attention``) are explicit
+kernels with hand-derived backward passes (``minilm/kernels/``); the rest are composed from primitive ops.
 """
 
 from __future__ import annotations
 
 from minilm.kernels import cross_entropy, dropout, embedding, gelu, layer_norm, linear, log_softmax, nll_loss, softmax
+from minilm.kernels.attention import attention_with_weights, scaled_dot_product_attention
 from minilm.kernels.cross_entropy import reject_unsupported
 from minilm.ops.elementwise import leaky_relu, relu, sigmoid, tanh, where
 from minilm.ops.elementwise import softplus as _softplus
@@ -78,6 +79,7 @@ def binary_cross_entropy_with_logits(
 
 
 __all__ = [
+    "attention_with_weights",
     "binary_cross_entropy_with_logits",
     "cross_entropy",
     "dropout",
@@ -92,6 +94,7 @@ __all__ = [
     "nll_loss",
     "pad",
     "relu",
+    "scaled_dot_product_attention",
     "sigmoid",
     "softmax",
     "softplus",
