@@ -15,9 +15,11 @@ from minilm.backend import (
     float32,
     float64,
     get_default_dtype,
+    get_rng_state,
     int64,
     manual_seed,
     set_default_dtype,
+    set_rng_state,
 )
 from minilm.backend import bool_ as bool  # noqa: A001  (minilm.bool, as torch.bool)
 from minilm.tensor import Tensor

@@ -226,6 +226,12 @@ class on_device:
 
 _seed = None
 _generators: dict = {}
+#: Where each CUDA device's stream stands: ``{Device: [seed, offset]}`` (see ``_cuda_generator_at``).
+_cuda_positions: dict = {}
+
+#: Each draw on a CUDA device starts at an offset that is a multiple of this, so that the offset,
+#: not the history of the generator, says where a draw's numbers come from (and can be saved).
+CUDA_BLOCK = 1 << 16
 
 
 def manual_seed(seed: int) -> None:
@@ -234,43 +240,152 @@ def manual_seed(seed: int) -> None:
     global _seed
     _seed = int(seed)
     _generators.clear()
+    _cuda_positions.clear()
 
 
 def generator(dev: Device):
     """The random generator of ``dev``: ``numpy.random.Generator`` on CPU, ``cupy.random.RandomState``
-    on CUDA (created on first use from the last ``manual_seed``)."""
+    (cuRAND's Philox generator) on CUDA, created on first use from the last ``manual_seed``."""
     g = _generators.get(dev)
     if g is None:
         if dev.type == "cpu":
             g = np.random.default_rng(_seed)
         else:
             cp = require_cupy()
+            from cupy.cuda import curand
+
+            position = _cuda_positions.setdefault(dev, [_fresh_cuda_seed(), 0])
             with cp.cuda.Device(dev.index):
-                g = cp.random.RandomState(_seed)
+                g = cp.random.RandomState(position[0], method=curand.CURAND_RNG_PSEUDO_PHILOX4_32_10)
         _generators[dev] = g
     return g
 
 
-def random_normal(dev: Device, shape, dtype):
+def _fresh_cuda_seed() -> int:
+    """The seed of a new CUDA generator: the last ``manual_seed``, or 63 random bits from the
+    operating system if there was none (drawn here, so that ``get_rng_state`` can record it)."""
+    if _seed is not None:
+        return _seed
+    return int(np.random.SeedSequence().generate_state(1, np.uint64)[0] >> np.uint64(1))
+
+
+def _cuda_generator_at(dev: Device, n: int):
+    """The CUDA generator of ``dev``, moved to the start of the next unused block, for a draw of
+    ``n`` numbers.
+
+    cuRAND keeps its position (the *offset*) on the GPU side and cannot report it, so minilm keeps
+    it instead: every draw starts at an offset that minilm chose and recorded, ``CUDA_BLOCK``-aligned
+    and past everything drawn before (a float64 or a normal pair may take several 32-bit values,
+    and rejection sampling in ``randint`` a few more, hence the room of ``4 n``). The pair (seed,
+    offset) is then the whole state of the stream, and ``set_rng_state`` can put it back."""
     g = generator(dev)
+    from cupy.cuda import curand
+
+    position = _cuda_positions[dev]
+    curand.setGeneratorOffset(g._generator, position[1])
+    position[1] += -(-(4 * int(n) + 1) // CUDA_BLOCK) * CUDA_BLOCK
+    return g
+
+
+def random_normal(dev: Device, shape, dtype):
+    if dev.type == "cpu":
+        return generator(dev).standard_normal(size=shape, dtype=dtype)
+    g = _cuda_generator_at(dev, _count(shape))
     with on_device(dev):
         return g.standard_normal(size=shape, dtype=dtype)
 
 
 def random_uniform(dev: Device, shape, dtype):
-    g = generator(dev)
     if dev.type == "cpu":
-        return g.random(size=shape, dtype=dtype)
+        return generator(dev).random(size=shape, dtype=dtype)
+    g = _cuda_generator_at(dev, _count(shape))
     with on_device(dev):
         return g.random_sample(size=shape, dtype=dtype)
 
 
 def random_integers(dev: Device, low, high, shape):
-    g = generator(dev)
     if dev.type == "cpu":
-        return g.integers(low, high, size=shape, dtype=np.int64)
+        return generator(dev).integers(low, high, size=shape, dtype=np.int64)
+    g = _cuda_generator_at(dev, _count(shape))
     with on_device(dev):
         return g.randint(low, high, size=shape, dtype=np.int64)
+
+
+def _count(shape) -> int:
+    """The number of elements of an array of ``shape`` (an int or a tuple)."""
+    return int(np.prod(shape, dtype=np.int64)) if not isinstance(shape, (int, np.integer)) else int(shape)
+
+
+def get_rng_state() -> dict:
+    """The state of every random generator as plain data (dicts, ints, strings, None), which JSON
+    and ``minilm.save`` can store; ``set_rng_state`` puts it back, so that the numbers drawn after
+    it are the ones that would have been drawn anyway (the exact resume of a training run)::
+
+        {"seed": 0,                                   # the last manual_seed (None: never seeded)
+         "generators": {
+             "cpu": {"bit_generator": "PCG64", "state": {...}, ...},   # NumPy's own description
+             "cuda:0": {"seed": 0, "offset": 131072}}}                 # see _cuda_generator_at
+
+    A device whose generator was never used is left out: after ``set_rng_state`` it is created
+    from ``seed`` on first use, as it would have been."""
+    generators = {}
+    for dev, g in _generators.items():
+        if dev.type == "cpu":
+            generators[str(dev)] = _plain_copy(g.bit_generator.state)
+    for dev, (seed, offset) in _cuda_positions.items():
+        generators[str(dev)] = {"seed": int(seed), "offset": int(offset)}
+    return {"seed": _seed, "generators": generators}
+
+
+def set_rng_state(state) -> None:
+    """Restore what ``get_rng_state`` returned. Everything is checked first: on a bad state
+    (ValueError naming the problem) the generators are left as they were. A CUDA entry needs no
+    GPU to be restored: it is kept and used when that device draws its first number."""
+    where = "set_rng_state"
+    if not isinstance(state, dict) or "seed" not in state or not isinstance(state.get("generators"), dict):
+        raise ValueError(f"{where}: expected the dict that get_rng_state returns, with 'seed' and 'generators'")
+    seed = state["seed"]
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
+        raise ValueError(f"{where}: 'seed' must be an int or None, got {seed!r}")
+    cpu, cuda = {}, {}
+    for name, entry in state["generators"].items():
+        try:
+            dev = device(name)
+        except ValueError:
+            raise ValueError(f"{where}: unknown device {name!r} in 'generators'") from None
+        if not isinstance(entry, dict):
+            raise ValueError(f"{where}: the state of {name} must be a dict, got {type(entry).__name__}")
+        if dev.type == "cpu":
+            g = np.random.default_rng()
+            try:
+                g.bit_generator.state = _plain_copy(entry)
+            except (TypeError, ValueError, KeyError) as e:
+                raise ValueError(f"{where}: the state of {name} is not a NumPy generator state ({e})") from None
+            cpu[dev] = g
+        else:
+            values = [entry.get("seed"), entry.get("offset")]
+            if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 0 for v in values):
+                raise ValueError(
+                    f"{where}: the state of {name} must be {{'seed': int >= 0, 'offset': int >= 0}}, got {entry}"
+                )
+            cuda[dev] = [int(v) for v in values]
+    global _seed
+    _seed = None if seed is None else int(seed)
+    _generators.clear()
+    _generators.update(cpu)
+    _cuda_positions.clear()
+    _cuda_positions.update(cuda)
+
+
+def _plain_copy(value):
+    """A deep copy of nested dicts/lists with NumPy integers made Python ints (JSON-ready)."""
+    if isinstance(value, dict):
+        return {k: _plain_copy(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain_copy(v) for v in value]
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,4 +1,7 @@
-"""backend.py: devices, dtypes and the operations whose NumPy and CuPy spellings differ."""
+"""backend.py: devices, dtypes, the random generators and the operations whose NumPy and CuPy
+spellings differ."""
+
+import json
 
 import numpy as np
 import pytest
@@ -58,3 +61,86 @@ def test_cuda_module_reports_availability():
     else:
         assert minilm.cuda.device_count() == 0
     minilm.cuda.synchronize()  # a no-op without a GPU, a wait with one
+
+
+# ---------------------------------------------------------------------------------------------
+# saving and restoring the random generators (exact resume of training)
+# ---------------------------------------------------------------------------------------------
+
+
+def _draws(device):
+    """A few numbers from every kind of draw minilm makes (normal, uniform, integers, dropout)."""
+    x = minilm.ones(5, 3, device=device)
+    return [
+        _numpy(minilm.randn(4, 3, device=device)),
+        _numpy(minilm.rand(7, device=device, dtype=minilm.float64)),
+        _numpy(minilm.randint(0, 1000, (6,), device=device)),
+        _numpy(minilm.nn.functional.dropout(x, 0.5)),
+    ]
+
+
+def _numpy(t):
+    """A Tensor's values as a NumPy array, wherever they live."""
+    return backend.to_device(t.data, backend.CPU)
+
+
+def _assert_same_draws(a, b):
+    assert len(a) == len(b)
+    for x, y in zip(a, b, strict=True):
+        np.testing.assert_array_equal(x, y)
+
+
+def test_rng_state_restores_the_stream(device):
+    minilm.manual_seed(3)
+    _draws(device)  # the generator has moved on from its seed
+    state = minilm.get_rng_state()
+    expected = _draws(device)
+    assert not np.array_equal(expected[0], _draws(device)[0])  # the stream does move
+    minilm.set_rng_state(json.loads(json.dumps(state)))  # plain JSON data
+    _assert_same_draws(_draws(device), expected)
+
+
+def test_rng_state_survives_a_checkpoint_file(tmp_path):
+    minilm.manual_seed(5)
+    minilm.rand(3)
+    minilm.save({"rng": minilm.get_rng_state()}, tmp_path / "rng.npz")
+    expected = _draws("cpu")
+    minilm.manual_seed(99)
+    minilm.set_rng_state(minilm.load(tmp_path / "rng.npz")["rng"])
+    _assert_same_draws(_draws("cpu"), expected)
+
+
+def test_rng_state_leaves_unused_generators_to_the_seed():
+    minilm.manual_seed(11)
+    state = minilm.get_rng_state()
+    assert state == {"seed": 11, "generators": {}}  # nothing drawn yet: only the seed matters
+    expected = _draws("cpu")
+    minilm.manual_seed(12)
+    minilm.rand(4)
+    minilm.set_rng_state(state)
+    _assert_same_draws(_draws("cpu"), expected)  # created from seed 11 on first use, as before
+
+
+def test_rng_state_keeps_a_cuda_position_without_a_gpu():
+    state = {"seed": 4, "generators": {"cuda:0": {"seed": 4, "offset": 3 * backend.CUDA_BLOCK}}}
+    minilm.set_rng_state(state)
+    assert minilm.get_rng_state() == state
+
+
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ({"generators": {}}, "expected the dict"),
+        ({"seed": "x", "generators": {}}, "'seed' must be an int or None"),
+        ({"seed": 0, "generators": {"tpu": {}}}, "unknown device 'tpu'"),
+        ({"seed": 0, "generators": {"cpu": {"bit_generator": "MT19937"}}}, "not a NumPy generator state"),
+        ({"seed": 0, "generators": {"cuda:0": {"seed": 0, "offset": -1}}}, "offset"),
+    ],
+)
+def test_bad_rng_state_is_refused_and_changes_nothing(bad, message):
+    minilm.manual_seed(2)
+    minilm.rand(3)
+    state = minilm.get_rng_state()
+    with pytest.raises(ValueError, match=message):
+        minilm.set_rng_state(bad)
+    assert minilm.get_rng_state() == state
