@@ -8,8 +8,16 @@ from minilm.nn.loss import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
 from minilm.nn.module import Module
 from minilm.nn.parameter import Parameter
 from minilm.nn.recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
+from minilm.nn.attention import MultiheadAttention
+from minilm.nn.transformer import TransformerEncoder, TransformerEncoderLayer
+from minilm.nn.positional import LearnedPositionalEmbedding, SinusoidalPositionalEncoding
 
 __all__ = [
+    "MultiheadAttention",
+    "TransformerEncoder",
+    "TransformerEncoderLayer",
+    "LearnedPositionalEmbedding",
+    "SinusoidalPositionalEncoding",
     "RNNCell",
     "RNN",
     "LSTMCell",
