@@ -9,6 +9,10 @@
   cache; ``MINILM_OFFLINE``, ``MINILM_DATA_DIR``), and the bundled corpus under the same ``load``.
 - ``minilm.data.loader``: ``DataLoader`` (seeded shuffling, padding, attention masks, length
   buckets), ``collate``, ``pad_sequences``; ``batchify`` and ``LMWindows`` for language models.
+- ``minilm.data.masking``: masked language modelling: ``mask_tokens`` (15%, 80/10/10) and
+  ``MLMCollator``, a ``collate_fn`` that masks every batch afresh, reproducibly.
+- ``minilm.data.pretraining``: BERT's examples: ``make_nsp_examples`` (sentence pairs, IsNext/NotNext),
+  ``make_mlm_examples`` (``[CLS] chunk [SEP]``), ``classification_examples`` (for fine-tuning).
 - ``minilm.data.translation``: a generated translation task (English-like sentences into a
   rule-based verb-final toy language) for the sequence-to-sequence models of chapter 6.
 
@@ -16,8 +20,10 @@ Besides NumPy and the standard library, this package uses only minilm's lowest l
 tensors, files), never ``nn`` or the models.
 """
 
-from minilm.data import corpus, datasets, translation
+from minilm.data import corpus, datasets, masking, pretraining, translation
 from minilm.data.loader import DataLoader, LMWindows, batchify, collate, pad_sequences
+from minilm.data.masking import MLMCollator, mask_tokens
+from minilm.data.pretraining import classification_examples, make_mlm_examples, make_nsp_examples
 from minilm.data.tokenizers import (
     ByteLevelBPETokenizer,
     CharTokenizer,
@@ -34,15 +40,22 @@ __all__ = [
     "CharTokenizer",
     "DataLoader",
     "LMWindows",
+    "MLMCollator",
     "Tokenizer",
     "TokenizerFileError",
     "Vocab",
     "WordPieceTokenizer",
     "WordTokenizer",
     "batchify",
+    "classification_examples",
     "collate",
     "corpus",
     "datasets",
+    "make_mlm_examples",
+    "make_nsp_examples",
+    "mask_tokens",
+    "masking",
     "pad_sequences",
+    "pretraining",
     "translation",
 ]
