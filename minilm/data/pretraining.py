@@ -187,7 +187,8 @@ def make_nsp_examples(documents, tokenizer, max_length=64, seed=0, nsp_probabili
        ``pair_example`` lays it out as ``[CLS] A [SEP] B [SEP]``.
 
     Every example is at most ``max_length`` tokens. A document of one sentence gives no example of
-    its own but may lend B's to others. The same ``seed`` gives the same examples.
+    its own but may lend B's to others; likewise a document's last sentence, when it is left over
+    alone, starts no pair (it has no next sentence). The same ``seed`` gives the same examples.
     """
     max_length = _check_max_length(max_length, PAIR_SPECIALS + 2, "[CLS] a [SEP] b [SEP]", "make_nsp_examples")
     nsp_probability = float(nsp_probability)
