@@ -18,7 +18,7 @@ Language models (chapters 04 and 05):
 - ``rnn_lm.py``: ``RNNLanguageModel`` (RNN, GRU or LSTM, optional weight tying) and ``generate``;
 - ``lm_training.py``: ``train_language_model`` (truncated BPTT, gradient clipping), ``evaluate``,
   ``detach_state``;
-- ``sampling.py``: ``sample_next`` (temperature, top-k), ``perplexity_from_loss``.
+- ``sampling.py``: ``sample_next`` (temperature, top-k, top-p), ``top_p_filter``, ``perplexity_from_loss``.
 
 Sequence to sequence (chapter 06):
 
@@ -27,6 +27,11 @@ Sequence to sequence (chapter 06):
   ``exact_match``, ``evaluate``;
 - ``beam_search.py``: ``greedy_decode``, ``beam_search``, ``Hypothesis``.
 
+Transformers (chapters 09 and 10):
+
+- ``gpt.py``: ``GPTConfig``, ``GPTLMHeadModel`` (a causal Transformer LM with ``generate``),
+  ``causal_lm_loss``, ``CausalLMOutput``.
+
 Functions that two models both have (``evaluate``) stay in their modules:
 ``minilm.models.lm_training.evaluate``, ``minilm.models.seq2seq.evaluate``.
 """
@@ -34,6 +39,7 @@ Functions that two models both have (``evaluate``) stay in their modules:
 from minilm.models import (
     attention,
     beam_search,
+    gpt,
     lm_data,
     lm_training,
     ngram,
@@ -45,11 +51,12 @@ from minilm.models import (
 )
 from minilm.models.attention import AdditiveAttention, DotAttention, masked_softmax
 from minilm.models.beam_search import Hypothesis, greedy_decode
+from minilm.models.gpt import CausalLMOutput, GPTConfig, GPTLMHeadModel, causal_lm_loss
 from minilm.models.lm_data import LMCorpus, build_lm_corpus, bundled_lm_corpus
 from minilm.models.lm_training import detach_state, train_language_model
 from minilm.models.ngram import AddKNGramLM, NGramLM
 from minilm.models.rnn_lm import RNNLanguageModel, generate
-from minilm.models.sampling import perplexity_from_loss, sample_next, top_k_filter
+from minilm.models.sampling import perplexity_from_loss, sample_next, top_k_filter, top_p_filter
 from minilm.models.seq2seq import Decoder, Encoder, Seq2Seq
 from minilm.models.seq2seq_train import exact_match, train_seq2seq
 from minilm.models.word2vec import (
@@ -68,6 +75,9 @@ from minilm.models.word_vectors import WordVectors
 __all__ = [
     "AddKNGramLM",
     "AdditiveAttention",
+    "CausalLMOutput",
+    "GPTConfig",
+    "GPTLMHeadModel",
     "Decoder",
     "DotAttention",
     "Encoder",
@@ -83,10 +93,12 @@ __all__ = [
     "beam_search",
     "build_lm_corpus",
     "bundled_lm_corpus",
+    "causal_lm_loss",
     "cbow_examples",
     "detach_state",
     "exact_match",
     "generate",
+    "gpt",
     "greedy_decode",
     "lm_data",
     "lm_training",
@@ -104,6 +116,7 @@ __all__ = [
     "subsample",
     "subsample_keep_prob",
     "top_k_filter",
+    "top_p_filter",
     "train_language_model",
     "train_seq2seq",
     "word2vec",
