@@ -99,11 +99,21 @@ class SinusoidalPositionalEncoding(Module):
         self.dropout = float(dropout)
         self.register_buffer("pe", Tensor(sinusoidal_position_encoding(max_len, d_model)), persistent=False)
 
+    def to(self, *args, **kwargs) -> "SinusoidalPositionalEncoding":
+        """As ``Module.to``, but a new float dtype recomputes ``pe`` from the formula rather than
+        rounding the old values (float32 -> float64 would otherwise keep float32 precision)."""
+        old = self.pe.dtype
+        super().to(*args, **kwargs)
+        if self.pe.dtype != old:
+            fresh = sinusoidal_position_encoding(self.max_len, self.d_model, self.pe.dtype)
+            self.pe.data = backend.to_device(fresh, self.pe.device)
+        return self
+
     def forward(self, x):
         length = _check_input(type(self).__name__, x, self.d_model, self.max_len, self.batch_first)
         rows = self.pe.data[:length]
-        if rows.dtype != x.dtype:  # the buffer has the default dtype of its construction; match the input
-            rows = rows.astype(x.dtype)
+        if rows.dtype != x.dtype:  # the input has another float dtype than the buffer: compute it in that one
+            rows = backend.to_device(sinusoidal_position_encoding(length, self.d_model, x.dtype), x.device)
         out = x + _positions_for(Tensor._wrap(rows), length, x.ndim, self.batch_first)
         return _dropout(out, self.dropout, self.training)
 
