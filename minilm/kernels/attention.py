@@ -65,9 +65,7 @@ def _cuda():
     """The fused CuPy kernels (built on first use; CuPy compiles each once per dtype)."""
     cp = backend.require_cupy()
     return {
-        # S = c * (Q K^T) + M, in place in the score array
-        "scale_mask": cp.ElementwiseKernel("T c, T m", "T s", "s = s * c + m", "minilm_attn_scale_mask"),
-        # sum_j exp(S_j - max), with max = 0 for a fully masked row (all -inf): its sum is then 0
+        # z = sum_j exp(S_j - max); a fully masked row (max = -inf) uses 0 instead, and sums to 0
         "sum_exp": cp.ReductionKernel(
             "T s, T mx",
             "T z",
@@ -77,23 +75,20 @@ def _cuda():
             "0",
             "minilm_attn_sum_exp",
         ),
-        # P = exp(S - max) / sum, and 0 on a fully masked row (sum 0)
+        # P = exp(S - max) / z in place of S, and 0 on a fully masked row (z = 0)
         "normalize": cp.ElementwiseKernel(
-            "T s, T mx, T z",
-            "T p",
-            "p = z > (T)0 ? exp(s - mx) / z : (T)0",
-            "minilm_attn_softmax",
+            "T mx, T z", "T s", "s = z > (T)0 ? exp(s - mx) / z : (T)0", "minilm_attn_softmax"
         ),
-        # the same, plus dropout: Pd = P * keep / (1 - p), keep = u >= p
+        # the same, and dropout in the same pass: Pd = P * [u >= p] / (1 - p)
         "normalize_dropout": cp.ElementwiseKernel(
-            "T s, T mx, T z, T u, T drop, T inv_keep",
-            "T p, T pd",
-            "p = z > (T)0 ? exp(s - mx) / z : (T)0; pd = u >= drop ? p * inv_keep : (T)0",
+            "T mx, T z, T u, T drop, T inv_keep",
+            "T s, T pd",
+            "s = z > (T)0 ? exp(s - mx) / z : (T)0; pd = u >= drop ? s * inv_keep : (T)0",
             "minilm_attn_softmax_dropout",
         ),
-        # rowsum(dO * O)
-        "row_dot": cp.ReductionKernel("T g, T o", "T d", "g * o", "a + b", "d = a", "0", "minilm_attn_row_dot"),
-        # dS = Pd * dPd - P * rowsum, in place in dPd
+        # r = rowsum(dO * O)
+        "row_dot": cp.ReductionKernel("T g, T o", "T r", "g * o", "a + b", "r = a", "0", "minilm_attn_row_dot"),
+        # dS = Pd * dPd - P * r, in place of dPd
         "softmax_bwd": cp.ElementwiseKernel(
             "T pd, T p, T r", "T ds", "ds = pd * ds - p * r", "minilm_attn_softmax_bwd"
         ),
@@ -101,66 +96,93 @@ def _cuda():
 
 
 # ---------------------------------------------------------------------------------------------
-# the math on arrays (NumPy or CuPy)
+# the math on arrays (NumPy or CuPy): small functions, one step of the derivation each
 # ---------------------------------------------------------------------------------------------
 
 
-def masked_softmax_(scores, mask, scale):
-    """Turn the raw products ``Q K^T`` into ``P = softmax(scale * scores + mask)`` IN PLACE (the
-    array ``scores`` becomes ``P``), rows along the last axis. ``mask`` is an additive float array
-    broadcastable to ``scores`` (0 = keep, -inf = masked) or None. A row with every entry ``-inf``
-    becomes all zeros. Returns ``scores``."""
-    xp = backend.xp_of(scores)
-    c = scores.dtype.type(scale)
-    if xp is np:
-        scores *= c
-        if mask is not None:
-            scores += mask
-        mx = scores.max(axis=-1, keepdims=True)
-        if mask is not None:
-            mx[np.isneginf(mx)] = 0  # a fully masked row: exp(-inf - 0) = 0 instead of nan
+def masked_softmax_(scores, mask, dropout_p=0.0, u=None):
+    """``P = softmax(scores + mask)`` along the last axis, computed IN PLACE (the array ``scores``
+    becomes ``P``), and ``Pd``, ``P`` after dropout (``P`` itself when ``dropout_p == 0``).
+
+    ``mask`` is an additive float array broadcastable to ``scores`` (0 = keep, -inf = masked) or
+    None; a row whose entries are all ``-inf`` becomes all zeros. ``u``: uniform numbers shaped
+    like ``scores``; ``Pd = P * [u >= dropout_p] / (1 - dropout_p)``. Returns ``(P, Pd)``.
+
+    This is the classic stable softmax: subtract each row's maximum, exponentiate, normalise."""
+    if mask is not None:
+        scores += mask
+    if type(scores) is np.ndarray:
+        mx = np.fmax.reduce(scores, axis=-1, keepdims=True)  # fmax: the fastest row maximum NumPy has
+        mx[np.isneginf(mx)] = 0  # a fully masked row: exp(-inf - 0) = 0 instead of exp(nan)
         scores -= mx
         np.exp(scores, out=scores)
         z = scores.sum(axis=-1, keepdims=True)
-        if mask is not None:
-            z[z == 0] = 1  # only a fully masked row sums to 0 (every other row holds a 1): P = 0
-        np.reciprocal(z, out=z)
-        scores *= z
-        return scores
+        z[z == 0] = 1  # only a fully masked row sums to 0 (any other row holds an exp(0) = 1)
+        scores *= np.reciprocal(z, out=z)
+        return scores, dropout_probabilities(scores, dropout_p, u)
     k = _cuda()
-    k["scale_mask"](c, scores.dtype.type(0) if mask is None else mask, scores)
     mx = scores.max(axis=-1, keepdims=True)
     z = k["sum_exp"](scores, mx, axis=-1, keepdims=True)
-    return k["normalize"](scores, mx, z, scores)
-
-
-def masked_softmax_dropout_(scores, mask, scale, p, u):
-    """``masked_softmax_`` followed by dropout with the uniform numbers ``u`` (shaped like
-    ``scores``): returns ``(P, Pd)`` with ``Pd = P * [u >= p] / (1 - p)`` (``P`` in the array
-    ``scores``)."""
-    xp = backend.xp_of(scores)
-    inv_keep = scores.dtype.type(1 / (1 - p)) if p < 1 else scores.dtype.type(0)
-    if xp is np:
-        P = masked_softmax_(scores, mask, scale)
-        Pd = np.where(u >= p, inv_keep, scores.dtype.type(0))
-        Pd *= P
-        return P, Pd
-    k = _cuda()
-    k["scale_mask"](scores.dtype.type(scale), scores.dtype.type(0) if mask is None else mask, scores)
-    mx = scores.max(axis=-1, keepdims=True)
-    z = k["sum_exp"](scores, mx, axis=-1, keepdims=True)
-    Pd = xp.empty_like(scores)
-    k["normalize_dropout"](scores, mx, z, u, scores.dtype.type(p), inv_keep, scores, Pd)
+    if dropout_p == 0:
+        k["normalize"](mx, z, scores)
+        return scores, scores
+    dt = scores.dtype.type
+    inv_keep = dt(1 / (1 - dropout_p)) if dropout_p < 1 else dt(0)
+    Pd = backend.xp_of(scores).empty_like(scores)
+    k["normalize_dropout"](mx, z, u, dt(dropout_p), inv_keep, scores, Pd)
     return scores, Pd
 
 
-def masked_softmax_backward_(dPd, P, Pd, out, dO):
-    """The score gradient ``dS = Pd * dPd - P * rowsum(dO * O)`` (see the module docstring),
-    computed IN PLACE in ``dPd`` (which becomes ``dS``). Without dropout pass ``Pd = P``."""
-    xp = backend.xp_of(dPd)
-    if xp is np:
-        r = np.einsum("...i,...i->...", dO, out)[..., None]
-        if Pd is P:  # dS = P * (dPd - r): two passes, no temporary of size (L, S)
+# How far from 0 the scores may be for softmax_unshifted_: exp(40) = 2.4e17 and exp(-40) = 4e-18
+# are far inside float32's range (about 1e-38 to 3e38), exp(+-300) inside float64's.
+_UNSHIFTED_LIMIT = {np.dtype(np.float32): 40.0, np.dtype(np.float64): 300.0}
+
+
+def softmax_unshifted_(scores, mask):
+    """The same ``P = softmax(scores + mask)`` as ``masked_softmax_`` (NumPy only, in place),
+    without the row maximum: two passes fewer over the biggest array, when that is safe.
+
+    Softmax does not change when a row is shifted by a constant; the classic version subtracts
+    the row maximum only so that ``exp`` cannot overflow. If no score exceeds a limit ``c``
+    (``exp(c)`` far from overflowing) the shift is not needed, and one cheap ``max`` over the whole
+    array says so. The other danger is a row whose every ``exp`` underflows (all scores very
+    negative, or all masked): its sum ``z`` is then tiny or 0. Both are checked; if either
+    happens this returns None, and ``scores`` has been overwritten: the caller recomputes the
+    scores and takes ``masked_softmax_``."""
+    limit = _UNSHIFTED_LIMIT.get(scores.dtype)
+    if limit is None:
+        return None
+    if mask is not None:
+        scores += mask
+    if not scores.max() <= limit:  # (also False for nan: the classic path then shows the nan)
+        return None
+    np.exp(scores, out=scores)
+    z = scores.sum(axis=-1, keepdims=True)
+    if not z.min() >= math.exp(-limit):  # z >= e^-c  =>  row max >= -c - log(S): no row underflows
+        return None
+    scores *= np.reciprocal(z, out=z)
+    return scores
+
+
+def dropout_probabilities(P, p, u):
+    """``Pd = P * [u >= p] / (1 - p)`` for NumPy arrays (``P`` itself when ``p == 0``): inverted
+    dropout (``minilm/kernels/dropout.py``) of the attention probabilities, with the uniform
+    numbers ``u``. The mask is applied once here and never again: backward needs only ``Pd``."""
+    if p == 0:
+        return P
+    Pd = P * (P.dtype.type(1 / (1 - p)) if p < 1 else P.dtype.type(0))
+    Pd *= u >= p
+    return Pd
+
+
+def masked_softmax_backward_(dPd, P, Pd, out, dout):
+    """The score gradient ``dS = Pd * dPd - P * rowsum(dO * O)``, computed IN PLACE in ``dPd``
+    (which becomes ``dS``); ``out`` is the forward output ``O`` and ``dout`` its gradient ``dO``.
+    Without dropout ``Pd is P`` and this is the plain softmax backward ``P * (dP - rowsum(dP * P))``
+    (see the module docstring for why the two row sums are equal)."""
+    if type(dPd) is np.ndarray:
+        r = np.einsum("...i,...i->...", dout, out)[..., None]
+        if Pd is P:  # dS = P * (dP - r): two passes, no temporary of size (L, S)
             dPd -= r
             dPd *= P
             return dPd
@@ -168,39 +190,47 @@ def masked_softmax_backward_(dPd, P, Pd, out, dO):
         dPd -= P * r
         return dPd
     k = _cuda()
-    r = k["row_dot"](dO, out, axis=-1, keepdims=True)
+    r = k["row_dot"](dout, out, axis=-1, keepdims=True)
     return k["softmax_bwd"](Pd, P, r, dPd)
 
 
 def attention_forward(q, k, v, mask, scale, dropout_p):
-    """``(O, P, Pd)`` for arrays ``q`` (..., L, E), ``k`` (..., S, E), ``v`` (..., S, Ev) and the
-    additive float ``mask`` (or None)."""
+    """``(O, P, Pd, qs)`` for arrays ``q`` (..., L, E), ``k`` (..., S, E), ``v`` (..., S, Ev) and
+    the additive float ``mask`` (or None); ``qs = scale * q``.
+
+    The scale is applied to ``Q`` (L*E numbers) rather than to the scores (L*S numbers): the same
+    product, one pass less over the biggest array."""
     xp = backend.xp_of(q)
-    scores = xp.matmul(q, k.swapaxes(-1, -2))
+    qs = q * q.dtype.type(scale)
+    kt = k.swapaxes(-1, -2)
+    scores = xp.matmul(qs, kt)
+    u = None
     if dropout_p > 0:
         u = backend.random_uniform(backend.device_of(q), scores.shape, scores.dtype)
-        P, Pd = masked_softmax_dropout_(scores, mask, scale, dropout_p, u)
-    else:
-        P = Pd = masked_softmax_(scores, mask, scale)
-    return xp.matmul(Pd, v), P, Pd
+    if xp is np:
+        P = softmax_unshifted_(scores, mask)
+        if P is not None:
+            Pd = dropout_probabilities(P, dropout_p, u)
+            return xp.matmul(Pd, v), P, Pd, qs
+        scores = xp.matmul(qs, kt)  # the scores were overwritten: start again, the classic way
+    P, Pd = masked_softmax_(scores, mask, dropout_p, u)
+    return xp.matmul(Pd, v), P, Pd, qs
 
 
-def attention_backward(dO, q, k, v, P, Pd, out, scale, needs):
-    """Gradients ``(dQ, dK, dV, dM)`` (None where ``needs`` says no), as the module docstring
-    derives them."""
-    xp = backend.xp_of(dO)
+def attention_backward(dout, qs, k, v, P, Pd, out, scale, needs):
+    """Gradients ``(dQ, dK, dV, dM)`` (None where ``needs`` says no one wants it), as the module
+    docstring derives them; ``qs = scale * Q`` as saved by the forward pass."""
+    xp = backend.xp_of(dout)
     dq = dk = dv = dm = None
     if needs[2]:
-        dv = xp.matmul(Pd.swapaxes(-1, -2), dO)
+        dv = xp.matmul(Pd.swapaxes(-1, -2), dout)  # dV = Pd^T dO
     if needs[0] or needs[1] or needs[3]:
-        dS = masked_softmax_backward_(xp.matmul(dO, v.swapaxes(-1, -2)), P, Pd, out, dO)
-        c = dS.dtype.type(scale)
+        dS = masked_softmax_backward_(xp.matmul(dout, v.swapaxes(-1, -2)), P, Pd, out, dout)
         if needs[0]:
-            dq = xp.matmul(dS, k)
-            dq *= c
+            dq = xp.matmul(dS, k)  # dQ = scale dS K
+            dq *= dq.dtype.type(scale)
         if needs[1]:
-            dk = xp.matmul(dS.swapaxes(-1, -2), q)
-            dk *= c
+            dk = xp.matmul(dS.swapaxes(-1, -2), qs)  # dK = dS^T (scale Q)
         if needs[3]:
             dm = dS
     return dq, dk, dv, dm
@@ -211,8 +241,8 @@ class ScaledDotProductAttention(Function):
 
     @staticmethod
     def forward(ctx, q, k, v, mask, scale, dropout_p, weights_out=None):
-        out, P, Pd = attention_forward(q, k, v, mask, scale, dropout_p)
-        ctx.save_for_backward(q, k, v, P, Pd, out)
+        out, P, Pd, qs = attention_forward(q, k, v, mask, scale, dropout_p)
+        ctx.save_for_backward(qs, k, v, P, Pd, out)
         ctx.scale = scale
         if weights_out is not None:
             weights_out.append(P)
@@ -220,9 +250,8 @@ class ScaledDotProductAttention(Function):
 
     @staticmethod
     def backward(ctx, g):
-        q, k, v, P, Pd, out = ctx.saved_tensors
-        dq, dk, dv, dm = attention_backward(g, q, k, v, P, Pd, out, ctx.scale, ctx.needs_input_grad)
-        return dq, dk, dv, dm
+        qs, k, v, P, Pd, out = ctx.saved_tensors
+        return attention_backward(g, qs, k, v, P, Pd, out, ctx.scale, ctx.needs_input_grad)
 
 
 # ---------------------------------------------------------------------------------------------
