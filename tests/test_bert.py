@@ -154,6 +154,17 @@ def test_labelled_positions_are_flat_indices():
     np.testing.assert_array_equal(to_numpy(labelled_positions(labels)), [1, 3, 5])
 
 
+def test_a_batch_without_masked_tokens_gives_no_mlm_rows_and_no_mlm_gradient():
+    m = tiny()
+    x = ids()
+    out = m(x, labels=np.full(x.shape, -100), next_sentence_label=[0, 1, 0])
+    assert out.mlm_logits.shape == (0, V) and out.mlm_positions.shape == (0,)
+    assert out.mlm_loss.item() == 0.0
+    out.loss.backward()
+    assert np.all(to_numpy(m.cls.predictions.bias.grad) == 0)
+    assert np.abs(to_numpy(m.cls.seq_relationship.weight.grad)).max() > 0
+
+
 def test_losses_are_the_mean_cross_entropies():
     m = tiny().eval()
     x = ids(3, 7)
@@ -201,6 +212,8 @@ def test_padding_does_not_change_the_real_tokens(device):
     types[1, 2:4] = 1
     out = m(batch, attention_mask=mask, token_type_ids=types)
     h = to_numpy(out.last_hidden_state)
+    as_float = m(batch, attention_mask=mask.astype(np.float32), token_type_ids=types).last_hidden_state
+    np.testing.assert_array_equal(to_numpy(as_float), h)  # Hugging Face users pass float masks too
     np.testing.assert_allclose(h[0, :6], to_numpy(alone_a)[0], atol=1e-11)
     np.testing.assert_allclose(h[1, :4], to_numpy(alone_b.last_hidden_state)[0], atol=1e-11)
     np.testing.assert_allclose(to_numpy(out.pooler_output)[1], to_numpy(alone_b.pooler_output)[0], atol=1e-11)

@@ -306,10 +306,18 @@ def _input_ids(input_ids, device) -> Tensor:
 def padding_mask(attention_mask, shape, device) -> Tensor | None:
     """Hugging Face's ``attention_mask`` (N, L), 1 = real token and 0 = padding, as the encoder's
     ``src_key_padding_mask``: a bool (N, L) Tensor, True = padding (PyTorch's convention for
-    ``key_padding_mask``: True means "ignore this key"). None stays None (nothing is padding)."""
+    ``key_padding_mask``: True means "ignore this key"). None stays None (nothing is padding).
+    Integers, bools or floats (1.0 / 0.0) are all accepted."""
     if attention_mask is None:
         return None
-    m = _int_tensor("attention_mask", attention_mask, device, shape).data
+    m = attention_mask.data if isinstance(attention_mask, Tensor) else attention_mask
+    if not (isinstance(m, np.ndarray) or backend.is_cuda_array(m)):
+        m = np.asarray(m)
+    if m.dtype.kind not in "iubf":
+        raise TypeError(f"BERT: attention_mask must hold 1 and 0, got dtype {m.dtype}")
+    if tuple(m.shape) != tuple(shape):
+        raise ValueError(f"BERT: attention_mask has shape {tuple(m.shape)}, but input_ids has shape {tuple(shape)}")
+    m = backend.to_device(m, device)
     if not bool(((m == 0) | (m == 1)).all()):
         raise ValueError("BERT: attention_mask must hold 1 for real tokens and 0 for padding, and nothing else")
     return Tensor._wrap(m == 0)
@@ -530,8 +538,8 @@ class BertForPreTraining(Module):
     * ``labels`` (N, L): the original token id at each masked position, -100 everywhere else. Given
       labels, the MLM logits are computed ONLY at the M labelled positions: ``mlm_logits`` (M, V),
       ``mlm_positions`` (M,) their flat indices into N * L (row ``n * L + l``), and ``mlm_loss`` their
-      mean cross-entropy. Without labels: ``mlm_logits`` (N, L, V) for every position and
-      ``mlm_positions`` None.
+      mean cross-entropy (0, with zero gradient, when no position is labelled: M = 0). Without labels:
+      ``mlm_logits`` (N, L, V) for every position and ``mlm_positions`` None.
     * ``next_sentence_label`` (N,): 0 = sentence B follows A, 1 = B is random. ``nsp_logits`` (N, 2)
       always; ``nsp_loss`` their mean cross-entropy when the labels are given.
     * ``loss = mlm_loss + nsp_loss``, or the one that was computed, or None.
