@@ -13,11 +13,13 @@ Forward, with ``c = scale`` (default ``1/sqrt(E)``) and the mask ``M`` written a
     O = (P * D) V                                (..., L, Ev)
 
 The softmax subtracts each row's maximum first (``exp`` of a number <= 0 never overflows) and a
-masked score of ``-inf`` gets ``exp(-inf) = 0``: exactly zero weight.
+masked score of ``-inf`` gets ``exp(-inf) = 0``: exactly zero weight. The dropout mask is drawn
+with the backend RNG, so ``minilm.manual_seed`` makes it reproducible; ``E[D] = 1``, so the
+expected output is the output without dropout.
 
 A row whose keys are ALL masked has no distribution to speak of (``0 / 0``). Here it gets
-``P = 0``, so ``O = 0`` there, and every gradient through that row is 0: never ``nan``. (PyTorch's
-reference implementation returns ``nan`` in that case.)
+``P = 0``, so ``O = 0`` there, and every gradient through that row is 0: never ``nan`` (PyTorch's
+``scaled_dot_product_attention`` does the same; a softmax written naively gives ``nan``).
 
 Backward, from ``dO = dL/dO``. Write ``Pd = P * D`` (what ``V`` is multiplied with)::
 
@@ -38,14 +40,21 @@ Where ``P = 0`` (masked keys, fully masked rows), ``dS = 0``: no gradient reache
 nor ``Q``/``K`` through it. A float mask's gradient ``dS`` has the broadcast shape (..., L, S);
 the autograd engine sums it back to the mask's own shape (as for any broadcast input).
 
-Forward saves ``Q, K, V, P, Pd, O`` (``Pd`` is ``P`` itself without dropout: no copy).
+Forward saves ``cQ, K, V, P, Pd, O`` (``Pd`` is ``P`` itself without dropout: no copy).
 
-CPU (NumPy): two batched matrix products per direction on the arrays as they come (BLAS handles
-the transposed views), and the softmax in place in the score array: no copy of an (L, S) block
-beyond the scores themselves and their gradient. CUDA (CuPy): the matrix products are cuBLAS; the
-pointwise and row work of the softmax is fused (``ElementwiseKernel`` / ``ReductionKernel``):
-scale-and-mask in one pass, the row sum of exponentials in one reduction, normalise (and dropout)
-in one pass; backward is one reduction (``rowsum(dO * O)``) and one pass for ``dS``.
+Where the time goes. The matrix products are BLAS (cuBLAS on a GPU) on the arrays as they come:
+BLAS reads transposed and strided views (the heads of a multi-head layer) without a copy. The
+rest is passes over the (..., L, S) arrays, which are the biggest ones, so they are kept few:
+
+* the scale multiplies ``Q`` (L*E numbers) before the product instead of the scores (L*S);
+* the softmax works in place in the score array, which becomes ``P``;
+* on NumPy, ``softmax_unshifted_`` skips the row maximum (two passes) when one cheap check shows
+  that ``exp`` can neither overflow nor underflow a whole row; otherwise ``masked_softmax_``;
+* backward: the score gradient is computed in place in ``dPd``, with the two facts above.
+
+On CUDA the pointwise and row work is fused with CuPy (``ReductionKernel`` / ``ElementwiseKernel``):
+the row sum of exponentials is one reduction, normalise-and-dropout one pass (writing ``P`` and
+``Pd`` together), and backward one reduction (``rowsum(dO * O)``) and one pass for ``dS``.
 """
 
 from __future__ import annotations
@@ -111,7 +120,7 @@ def masked_softmax_(scores, mask, dropout_p=0.0, u=None):
     This is the classic stable softmax: subtract each row's maximum, exponentiate, normalise."""
     if mask is not None:
         scores += mask
-    if type(scores) is np.ndarray:
+    if backend.xp_of(scores) is np:
         mx = np.fmax.reduce(scores, axis=-1, keepdims=True)  # fmax: the fastest row maximum NumPy has
         mx[np.isneginf(mx)] = 0  # a fully masked row: exp(-inf - 0) = 0 instead of exp(nan)
         scores -= mx
@@ -180,7 +189,7 @@ def masked_softmax_backward_(dPd, P, Pd, out, dout):
     (which becomes ``dS``); ``out`` is the forward output ``O`` and ``dout`` its gradient ``dO``.
     Without dropout ``Pd is P`` and this is the plain softmax backward ``P * (dP - rowsum(dP * P))``
     (see the module docstring for why the two row sums are equal)."""
-    if type(dPd) is np.ndarray:
+    if backend.xp_of(dPd) is np:
         r = np.einsum("...i,...i->...", dout, out)[..., None]
         if Pd is P:  # dS = P * (dP - r): two passes, no temporary of size (L, S)
             dPd -= r
@@ -191,7 +200,8 @@ def masked_softmax_backward_(dPd, P, Pd, out, dout):
         return dPd
     k = _cuda()
     r = k["row_dot"](dout, out, axis=-1, keepdims=True)
-    return k["softmax_bwd"](Pd, P, r, dPd)
+    k["softmax_bwd"](Pd, P, r, dPd)
+    return dPd
 
 
 def attention_forward(q, k, v, mask, scale, dropout_p):
