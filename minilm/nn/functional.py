@@ -8,7 +8,7 @@ kernels with hand-derived backward passes (``minilm/kernels/``); the rest are co
 from __future__ import annotations
 
 from minilm.kernels import cross_entropy, dropout, embedding, gelu, layer_norm, linear, log_softmax, nll_loss, softmax
-from minilm.kernels.attention import attention_with_weights, scaled_dot_product_attention
+from minilm.kernels.attention import attention_with_weights, scaled_dot_product_attention  # noqa: F401 (see __all__)
 from minilm.kernels.cross_entropy import reject_unsupported
 from minilm.ops.elementwise import leaky_relu, relu, sigmoid, tanh, where
 from minilm.ops.elementwise import softplus as _softplus
@@ -78,8 +78,9 @@ def binary_cross_entropy_with_logits(
     return _reduce("binary_cross_entropy_with_logits", loss, reduction)
 
 
+# attention_with_weights is importable from here but not listed: PyTorch has no such function, and
+# __all__ holds the names that are also torch.nn.functional's
 __all__ = [
-    "attention_with_weights",
     "binary_cross_entropy_with_logits",
     "cross_entropy",
     "dropout",
