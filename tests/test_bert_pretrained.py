@@ -7,6 +7,7 @@ package (or, for the comparisons, transformers / tokenizers) is not installed.""
 
 import json
 import os
+import warnings
 
 import numpy as np
 import pytest
@@ -33,7 +34,9 @@ def path():
 
 @pytest.fixture(scope="module")
 def loaded(path):
-    return from_pretrained(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # every weight and setting of this checkpoint is understood
+        return from_pretrained(path)
 
 
 def batch(tokenizer):
