@@ -1,7 +1,10 @@
 """backend.py: devices, dtypes, the random generators and the operations whose NumPy and CuPy
 spellings differ."""
 
+import contextlib
 import json
+import sys
+import types
 
 import numpy as np
 import pytest
@@ -144,3 +147,68 @@ def test_bad_rng_state_is_refused_and_changes_nothing(bad, message):
     with pytest.raises(ValueError, match=message):
         minilm.set_rng_state(bad)
     assert minilm.get_rng_state() == state
+
+
+class _FakeCurand:
+    """Stands in for cupy.cuda.curand: a generator is its offset; setGeneratorOffset moves it."""
+
+    CURAND_RNG_PSEUDO_PHILOX4_32_10 = "philox"
+
+    @staticmethod
+    def setGeneratorOffset(generator, offset):
+        generator.offset = offset
+
+
+class _FakeRandomState:
+    """Stands in for cupy.random.RandomState: the numbers depend only on (seed, offset), as a
+    counter-based generator's do, and each draw moves the offset past what it used."""
+
+    def __init__(self, seed, method):
+        assert method == "philox"
+        self.seed = seed
+        self._generator = types.SimpleNamespace(offset=0)
+
+    def _rng(self, size):
+        rng = np.random.default_rng([self.seed, self._generator.offset])
+        self._generator.offset += int(np.prod(size))
+        return rng
+
+    def random_sample(self, size, dtype):
+        return self._rng(size).random(size).astype(dtype)
+
+    def standard_normal(self, size, dtype):
+        return self._rng(size).standard_normal(size).astype(dtype)
+
+    def randint(self, low, high, size, dtype):
+        return self._rng(size).integers(low, high, size).astype(dtype)
+
+
+def test_cuda_stream_position_is_recorded_and_restored(monkeypatch):
+    """The CUDA bookkeeping, without a GPU: each draw starts at a recorded, block-aligned offset
+    (after everything drawn before), and set_rng_state brings the same numbers back."""
+    curand = _FakeCurand()
+    cuda = types.SimpleNamespace(curand=curand, Device=lambda index: contextlib.nullcontext())
+    cupy = types.SimpleNamespace(cuda=cuda, random=types.SimpleNamespace(RandomState=_FakeRandomState))
+    monkeypatch.setitem(sys.modules, "cupy", cupy)
+    monkeypatch.setitem(sys.modules, "cupy.cuda", cuda)
+    monkeypatch.setattr(backend, "require_cupy", lambda: cupy)
+    dev = minilm.device("cuda:0")
+    block = backend.CUDA_BLOCK
+
+    def draws():
+        return [
+            backend.random_uniform(dev, (3,), np.float32),
+            backend.random_normal(dev, (block // 2,), np.float64),  # needs 2 blocks of room
+            backend.random_integers(dev, 0, 9, (4,)),
+        ]
+
+    minilm.manual_seed(6)
+    backend.random_uniform(dev, (5,), np.float32)
+    state = minilm.get_rng_state()
+    assert state["generators"] == {"cuda:0": {"seed": 6, "offset": block}}
+    expected = draws()
+    assert minilm.get_rng_state()["generators"]["cuda:0"]["offset"] == block + block + 3 * block + block
+    minilm.manual_seed(7)
+    backend.random_uniform(dev, (5,), np.float32)
+    minilm.set_rng_state(state)
+    _assert_same_draws(draws(), expected)
