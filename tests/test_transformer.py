@@ -156,24 +156,43 @@ def test_mha_gradcheck(device, case):
     assert gradcheck(fn, leaves + params)
 
 
+@st.composite
+def layer_cases(draw):
+    return dict(
+        N=draw(st.integers(1, 2)),
+        L=draw(st.integers(1, 4)),
+        H=draw(st.sampled_from([1, 2])),
+        d=draw(st.integers(1, 2)),
+        F=draw(st.integers(1, 5)),
+        batch_first=draw(st.booleans()),
+        masks=draw(st.sampled_from(["none", "padding", "padding+causal", "padding+float"])),
+        seed=draw(st.integers(0, 100)),
+    )
+
+
 @pytest.mark.parametrize("norm_first", [False, True], ids=["post-norm", "pre-norm"])
-@pytest.mark.parametrize("masks", ["none", "padding+causal", "padding+float"])
-def test_encoder_layer_gradcheck(device, norm_first, masks):
+@given(case=layer_cases())
+@settings(max_examples=4)
+def test_encoder_layer_gradcheck(device, norm_first, case):
     """A whole layer in training mode WITH dropout: the function is made deterministic by seeding
     the generator at each call, so the same dropout masks are drawn every time and the backward of
-    every dropout is checked as well."""
-    N, L, E, H = 2, 3, 4, 2
-    layer = nn.TransformerEncoderLayer(E, H, dim_feedforward=5, dropout=0.2, activation="gelu", norm_first=norm_first)
+    every dropout is checked as well. Input, every parameter and a float mask."""
+    c = case
+    N, L, E = c["N"], c["L"], c["H"] * c["d"]
+    minilm.manual_seed(c["seed"])
+    layer = nn.TransformerEncoderLayer(
+        E, c["H"], c["F"], dropout=0.2, activation="gelu", norm_first=norm_first, batch_first=c["batch_first"]
+    )
     layer.double().to(device)
-    x = leaf(device, (L, N, E), seed=1)
+    x = leaf(device, (N, L, E) if c["batch_first"] else (L, N, E), seed=c["seed"])
     leaves = [x]
     kw = {}
-    if "padding" in masks:
-        kw["src_key_padding_mask"] = _bool(device, [[False, True, False], [False, False, True]])
-    if "causal" in masks:
+    if "padding" in c["masks"]:
+        kw["src_key_padding_mask"] = _bool(device, _padding_mask(_rng(c["seed"]), N, L))
+    if "causal" in c["masks"]:
         kw["is_causal"] = True
-    if "float" in masks:
-        kw["src_mask"] = leaf(device, (L, L), seed=2)
+    if "float" in c["masks"]:
+        kw["src_mask"] = leaf(device, (L, L), seed=c["seed"] + 1)
         leaves.append(kw["src_mask"])
 
     def fn(x, *rest):
