@@ -29,6 +29,11 @@ Sequence to sequence (chapter 06):
 
 Transformers (chapters 09 and 10):
 
+- ``bert.py``: ``BertConfig``, ``BertModel``, ``BertForPreTraining`` (MLM with the decoder tied to
+  the token embeddings, computed only at the masked positions, and NSP),
+  ``BertForSequenceClassification``, and their outputs;
+- ``hf_bert.py``: ``from_pretrained`` / ``save_pretrained`` (Hugging Face's BERT folder:
+  ``config.json``, ``model.safetensors``, ``vocab.txt``), ``PretrainedLoadError``;
 - ``gpt.py``: ``GPTConfig``, ``GPTLMHeadModel`` (a causal Transformer LM with ``generate``),
   ``causal_lm_loss``, ``CausalLMOutput``.
 
@@ -39,7 +44,9 @@ Functions that two models both have (``evaluate``) stay in their modules:
 from minilm.models import (
     attention,
     beam_search,
+    bert,
     gpt,
+    hf_bert,
     lm_data,
     lm_training,
     ngram,
@@ -51,7 +58,17 @@ from minilm.models import (
 )
 from minilm.models.attention import AdditiveAttention, DotAttention, masked_softmax
 from minilm.models.beam_search import Hypothesis, greedy_decode
+from minilm.models.bert import (
+    BertConfig,
+    BertForPreTraining,
+    BertForSequenceClassification,
+    BertModel,
+    BertModelOutput,
+    BertPreTrainingOutput,
+    SequenceClassifierOutput,
+)
 from minilm.models.gpt import CausalLMOutput, GPTConfig, GPTLMHeadModel, causal_lm_loss
+from minilm.models.hf_bert import PretrainedLoadError, from_pretrained, save_pretrained
 from minilm.models.lm_data import LMCorpus, build_lm_corpus, bundled_lm_corpus
 from minilm.models.lm_training import detach_state, train_language_model
 from minilm.models.ngram import AddKNGramLM, NGramLM
@@ -75,6 +92,12 @@ from minilm.models.word_vectors import WordVectors
 __all__ = [
     "AddKNGramLM",
     "AdditiveAttention",
+    "BertConfig",
+    "BertForPreTraining",
+    "BertForSequenceClassification",
+    "BertModel",
+    "BertModelOutput",
+    "BertPreTrainingOutput",
     "CausalLMOutput",
     "GPTConfig",
     "GPTLMHeadModel",
@@ -85,21 +108,26 @@ __all__ = [
     "LMCorpus",
     "NGramLM",
     "NegativeSampler",
+    "PretrainedLoadError",
     "RNNLanguageModel",
     "Seq2Seq",
+    "SequenceClassifierOutput",
     "Word2Vec",
     "WordVectors",
     "attention",
     "beam_search",
+    "bert",
     "build_lm_corpus",
     "bundled_lm_corpus",
     "causal_lm_loss",
     "cbow_examples",
     "detach_state",
     "exact_match",
+    "from_pretrained",
     "generate",
     "gpt",
     "greedy_decode",
+    "hf_bert",
     "lm_data",
     "lm_training",
     "masked_softmax",
@@ -109,6 +137,7 @@ __all__ = [
     "perplexity_from_loss",
     "rnn_lm",
     "sample_next",
+    "save_pretrained",
     "sampling",
     "seq2seq",
     "seq2seq_train",
@@ -119,5 +148,6 @@ __all__ = [
     "top_p_filter",
     "train_language_model",
     "train_seq2seq",
+    "train_word2vec",
     "word2vec",
 ]
