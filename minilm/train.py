@@ -91,6 +91,9 @@ METRICS_FORMATS = ("jsonl", "csv")
 #: Keys the trainer writes in a history entry itself; a ``loss_fn`` metric of the same name is
 #: stored as ``train_<name>`` instead.
 RESERVED_KEYS = ("step", "epoch", "loss", "lr", "grad_norm", "items_per_s", "tokens_per_s")
+#: Keys of a history entry that describe the step rather than measure the model (left out of
+#: ``final_metrics``).
+RATE_KEYS = ("step", "epoch", "lr", "grad_norm", "items_per_s", "tokens_per_s")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -171,10 +174,10 @@ def _check_int(name: str, value, low: int) -> None:
 
 @dataclass
 class TrainResult:
-    """What ``fit`` returns: every history entry, the latest value of each metric
-    (``final_metrics``: the train loss and ``loss_fn`` metrics of the last entry, and the last
-    ``eval_*`` metrics), the number of optimizer steps done, and the checkpoint's path (None
-    without ``out_dir``)."""
+    """What ``fit`` returns: every history entry; ``final_metrics``, the metrics at the end: the
+    last ``eval_fn`` result under its own names (``{"accuracy": 0.81}``) and the last logged train
+    values with a ``train_`` prefix (``train_loss`` and each ``loss_fn`` metric); the number of
+    optimizer steps done; and the checkpoint's path (None without ``out_dir``)."""
 
     history: list = field(default_factory=list)
     final_metrics: dict = field(default_factory=dict)
@@ -361,6 +364,7 @@ class Trainer:
         self.step = 0
         self.history: list[dict] = []
         self._window = _Window()
+        self._last = {"train": {}, "eval": {}}  # the latest train summary and eval_fn result
         self._iterator = None
         self._passes = 0  # complete passes over train_loader
         self._pass_batches = 0  # batches taken in the current pass
@@ -406,7 +410,7 @@ class Trainer:
         elif self.step == 0:
             if cfg.seed is not None:
                 backend.manual_seed(cfg.seed)
-            self.history, self._window = [], _Window()
+            self.history, self._window, self._last = [], _Window(), {"train": {}, "eval": {}}
         if cfg.out_dir is not None:
             os.makedirs(cfg.out_dir, exist_ok=True)
             if resume or self.step == 0:
@@ -433,8 +437,10 @@ class Trainer:
         if last or (cfg.log_every and step % cfg.log_every == 0):
             entry.update(self._window.summary())
             self._window = _Window()
+            self._last["train"] = {k: v for k, v in entry.items() if k not in RATE_KEYS}
         if self.eval_fn is not None and (last or (cfg.eval_every and step % cfg.eval_every == 0)):
-            entry.update(self.evaluate())
+            self._last["eval"] = self.evaluate()
+            entry.update({k if k.startswith("eval_") else f"eval_{k}": v for k, v in self._last["eval"].items()})
         if entry:
             entry = {"step": step, "epoch": self._epoch(), **entry}
             self.history.append(entry)
@@ -549,9 +555,10 @@ class Trainer:
         return round(self._passes + (self._pass_batches / n if n else 0.0), 4)
 
     def evaluate(self) -> dict:
-        """``eval_fn(model)`` in eval mode under no_grad, its keys prefixed with ``eval_`` (unless they
-        already are). The random generators are restored afterwards, so evaluating (or not) leaves
-        the training run's numbers unchanged."""
+        """``eval_fn(model)`` in eval mode under no_grad, its values made floats ({} without eval_fn).
+        The random generators are restored afterwards, so evaluating (or not) leaves the training
+        run's numbers unchanged. (In the history its keys get an ``eval_`` prefix, unless they
+        already have one.)"""
         if self.eval_fn is None:
             return {}
         rng, was_training = backend.get_rng_state(), self.model.training
@@ -564,17 +571,13 @@ class Trainer:
             backend.set_rng_state(rng)
         if not isinstance(metrics, Mapping):
             raise TypeError(f"Trainer: eval_fn must return a dict of floats, got {type(metrics).__name__}")
-        return {
-            (k if k.startswith("eval_") else f"eval_{k}"): _number(v, f"eval_fn metric {k!r}")
-            for k, v in metrics.items()
-        }
+        return {str(k): _number(v, f"eval_fn metric {k!r}") for k, v in metrics.items()}
 
     def final_metrics(self) -> dict:
-        """The latest value of every metric in the history (train loss, loss_fn metrics, eval_*)."""
-        skip = {"step", "epoch", "lr", "grad_norm", "items_per_s", "tokens_per_s"}
-        out = {}
-        for entry in self.history:
-            out.update({k: v for k, v in entry.items() if k not in skip})
+        """The metrics at the end: ``train_loss`` and the ``loss_fn`` metrics of the last history
+        entry (prefixed ``train_``), and the last ``eval_fn`` result under its own names."""
+        out = {f"train_{k}": v for k, v in self._last["train"].items()}
+        out.update(self._last["eval"])
         return out
 
     def _sync_schedule(self) -> None:
@@ -609,6 +612,7 @@ class Trainer:
             "collate": collate.state_dict() if hasattr(collate, "state_dict") else None,
             "position": {"passes": self._passes, "batches": self._pass_batches},
             "window": self._window.state_dict(),
+            "last": self._last,
             "history": self.history,
         }
 
@@ -651,6 +655,7 @@ class Trainer:
         self.step = int(state["step"])
         self.history = [dict(entry) for entry in state["history"]]
         self._window = _Window(state["window"])
+        self._last = {"train": dict(state["last"]["train"]), "eval": dict(state["last"]["eval"])}
 
     def _check_checkpoint(self, state, path: str) -> None:
         """A Trainer checkpoint of a version this code reads, with every entry present."""
@@ -675,6 +680,7 @@ class Trainer:
             "collate",
             "position",
             "window",
+            "last",
             "history",
         )
         missing = [k for k in needed if k not in state]

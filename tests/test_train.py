@@ -132,7 +132,8 @@ def test_training_lowers_the_loss_and_reports_it(tmp_path):
     assert [e["step"] for e in result.history] == [20, 40, 60, 80, 100, 120]
     assert result.history[-1]["loss"] < 0.7 * result.history[0]["loss"]
     assert after < 0.85 * before  # on batches it never trained on, too
-    assert result.final_metrics["loss"] == result.history[-1]["loss"]
+    last = result.history[-1]
+    assert result.final_metrics == {"train_loss": last["loss"], "train_masked_tokens": last["masked_tokens"]}
     assert result.checkpoint == os.path.join(str(tmp_path), "checkpoint.npz") and os.path.exists(result.checkpoint)
     assert os.path.exists(tmp_path / "loss.svg") and "<polyline" in (tmp_path / "loss.svg").read_text()
 
@@ -267,6 +268,7 @@ def test_resume_after_a_crash_reproduces_the_uninterrupted_run(tmp_path, accum):
     result = resumed.fit(resume=True)
 
     assert losses(result.history) == losses(expected.history)  # bit for bit
+    assert result.final_metrics == expected.final_metrics
     assert [e["lr"] for e in result.history] == [e["lr"] for e in expected.history]
     assert [e["masked_tokens"] for e in result.history] == [e["masked_tokens"] for e in expected.history]
     assert [e["epoch"] for e in result.history] == [e["epoch"] for e in expected.history]
@@ -314,7 +316,13 @@ def test_evaluation_does_not_change_the_training_numbers(tmp_path):
     assert losses(with_eval.history) == losses(plain.history)
     assert seen == [False, False, False] and trainer.model.training  # steps 3, 6 and the end
     assert [e["step"] for e in with_eval.history if "eval_loss" in e] == [3, 6, 8]
-    assert set(with_eval.final_metrics) >= {"loss", "eval_loss", "eval_masked", "masked_tokens"}
+    final, last = with_eval.final_metrics, with_eval.history[-1]
+    assert set(final) == {"train_loss", "train_masked_tokens", "loss", "eval_masked"}  # eval_fn's own names
+    assert final["loss"] == last["eval_loss"] and final["train_loss"] == last["loss"]
+    # a finished run, resumed, trains no further and reports the same final metrics from its checkpoint
+    again = build(tmp_path, max_steps=8, eval_every=3)
+    again.eval_fn = eval_fn
+    assert again.fit(resume=True).final_metrics == final and len(seen) == 3
     svg = (tmp_path / "loss.svg").read_text()
     assert 'data-name="train"' in svg and 'data-name="eval"' in svg
 
