@@ -48,7 +48,8 @@ last checkpoint on disk is the last good state, and the error says where it is.
 since the last entry, the learning rate, the gradient norm and the throughput (tokens/s when the
 batch has an ``attention_mask``, items/s otherwise). ``eval_fn`` runs every ``eval_every`` steps and
 at the end; its metrics join the entry of that step with an ``eval_`` prefix. At the end the loss
-curve is drawn to ``out_dir/loss.svg``.
+curve is drawn to ``out_dir/loss.svg``, and ``fit`` returns a ``TrainResult`` whose ``final_metrics``
+hold the last ``eval_fn`` result under its own names and the last train values as ``train_*``.
 """
 
 from __future__ import annotations
