@@ -16,6 +16,12 @@ MASK = np.arange(T)[:, None] < np.array([7, 3, 1, 6, 7])[None, :]
 LSTM_SHAPES = [(T, N, n_in), (N, H), (N, H), (4 * H, n_in), (4 * H, H), (4 * H,), (4 * H,)]
 GRU_SHAPES = [(T, N, n_in), (N, H), (3 * H, n_in), (3 * H, H), (3 * H,), (3 * H,)]
 RNN_SHAPES = [(T, N, n_in), (N, H), (H, n_in), (H, H), (H,), (H,)]
+# attention: batch 2, heads 3, 7 queries, 9 keys, E = 16, Ev = 5; keys and values shared across heads
+QKV_SHAPES = [(2, 3, 7, 16), (2, 1, 9, 16), (2, 1, 9, 5)]
+ATTN_ALLOWED = np.random.default_rng(0).random((2, 1, 7, 9)) < 0.6
+ATTN_ALLOWED[..., 0] = True
+ATTN_ALLOWED[1, 0, 3] = False  # a query that may attend to nothing: output 0, gradient 0
+SHIFT = {minilm.float32: 45.0, minilm.float64: 310.0}
 
 
 def _cat(outputs):
@@ -67,6 +73,27 @@ CASES = {
     "rnn_relu_reverse": (
         lambda x, h, wi, wh, bi, bh: _cat(rnn_k.rnn(x, h, wi, wh, bi, bh, nonlinearity="relu", reverse=True)),
         RNN_SHAPES,
+    ),
+    # attention: the fused masked softmax and its backward against the NumPy path (which takes the
+    # softmax without the row maximum when it can, the classic one for large scores or a row with
+    # no key to attend to)
+    "sdpa": (lambda q, k, v: F.scaled_dot_product_attention(q, k, v), QKV_SHAPES),
+    "sdpa_bool_mask_fully_masked_row": (
+        lambda q, k, v: F.scaled_dot_product_attention(q, k, v, minilm.tensor(ATTN_ALLOWED, device=q.device)),
+        QKV_SHAPES,
+    ),
+    "sdpa_float_mask": (
+        lambda q, k, v, m: F.scaled_dot_product_attention(q, k, v, m, scale=0.3),
+        QKV_SHAPES + [(7, 9)],
+    ),
+    "sdpa_causal_with_weights": (lambda q, k, v: _cat(F.attention_with_weights(q, k, v, is_causal=True)), QKV_SHAPES),
+    # a constant added to every score changes no probability, but past +40 (float32) or +300
+    # (float64) it puts the NumPy path on its classic softmax
+    "sdpa_shifted_scores": (
+        lambda q, k, v: F.scaled_dot_product_attention(
+            q, k, v, minilm.full((7, 9), SHIFT[q.dtype], dtype=q.dtype, device=q.device)
+        ),
+        QKV_SHAPES,
     ),
 }
 
