@@ -10,8 +10,8 @@ SUM of the output gradients of every position whose id is ``v``::
     d weight[v, :] = sum over positions p with ids[p] == v of g[p, :]
 
 A plain ``dW[ids] += g`` would keep only one of the repeated ids (fancy-index assignment does not
-accumulate), so the backward is a scatter-add (``backend.scatter_add``: ``np.add.at`` on NumPy,
-``cupyx.scatter_add`` — atomic adds in one kernel — on CuPy). ``padding_idx``: that row gets no
+accumulate), so the backward is a scatter-add (``np.add.at`` on NumPy, number by number, see
+``scatter_add_rows``; ``cupyx.scatter_add`` — atomic adds in one kernel — on CuPy). ``padding_idx``: that row gets no
 gradient, so a padding vector stays where it was initialised (zero).
 
 Ids are checked against ``[0, V)`` before the lookup on both devices: NumPy would raise a bare
@@ -56,11 +56,29 @@ def embedding_backward(g, ids, shape, padding_idx=None):
         sorted_ids = flat_ids[order]
         starts = np.flatnonzero(np.r_[True, sorted_ids[1:] != sorted_ids[:-1]])
         dw[sorted_ids[starts]] = np.add.reduceat(g2[order], starts, axis=0)
+    elif xp is np:
+        scatter_add_rows(dw, flat_ids, g2)
     else:
         backend.scatter_add(dw, flat_ids, g2)
     if padding_idx is not None:
         dw[padding_idx] = 0
     return dw
+
+
+def scatter_add_rows(dw, ids, g2, chunk: int = 1 << 20) -> None:
+    """``dw[ids[i], :] += g2[i, :]`` for every row ``i`` (repeated ids accumulate), on NumPy.
+
+    ``np.add.at`` has a fast loop only for a 1-D target addressed by 1-D indices; given row
+    indices into a 2-D table it falls back to a slow general one (about 2 microseconds per row).
+    So the rows are addressed number by number: entry ``(v, j)`` of the (V, D) table is number
+    ``v * D + j`` of its flat view. The index arrays are built for at most ``chunk`` numbers at a
+    time, to bound their memory (8 bytes per number)."""
+    D = dw.shape[1]
+    flat_dw, columns = dw.reshape(-1), np.arange(D)
+    rows = max(1, chunk // max(D, 1))
+    for i in range(0, ids.shape[0], rows):
+        index = (ids[i : i + rows, None] * D + columns).reshape(-1)
+        np.add.at(flat_dw, index, g2[i : i + rows].reshape(-1))
 
 
 def check_ids(op: str, ids, num_embeddings: int) -> None:
