@@ -12,28 +12,30 @@ Tanh approximation (``approximate='tanh'``, the original BERT/GPT-2 code), with
     dy/dx = s + x * s (1 - s) * 2 du/dx,   s = sigmoid(2u),  du/dx = sqrt(2/pi) (1 + 3 * 0.044715 x^2)
 
 (``(1 + tanh u)/2 = sigmoid(2u)``, which NumPy computes faster than ``tanh``.) Forward saves the
-input only. On CuPy each direction is one ``ElementwiseKernel`` using CUDA's ``erf``/``exp``.
+input. On CuPy each direction is one ``ElementwiseKernel`` using CUDA's ``erf``/``exp``.
+
+On NumPy the exact GELU's forward also saves its output ``y``, and backward reads the CDF off it,
+``Phi(x) = y / x`` (1/2 where ``|x|`` is below the smallest normal number, where ``y`` has lost
+its digits), instead of computing ``erf`` a second time: a division in place of ~25 passes. The
+array costs nothing extra where the next layer keeps it for its own backward (``linear2`` of a
+Transformer's feed-forward block does).
 
 **float32 on NumPy.** NumPy has no ``erf``; ``minilm.ops.special.erf_array`` sums a 22-term series
 (44 passes over the array), which made GELU the slowest kernel of a BERT training step. In float32
-the exact GELU is computed instead from a polynomial built for it. ``Phi(x) - 1/2`` is odd, so
+the forward uses a polynomial built for it instead. ``Phi(x) - 1/2`` is odd, so::
 
     Phi(x) = 1/2 + x Q(u),   Q(u) = erf(x / sqrt 2) / (2x),   u = x^2
+    y = x Phi(x) = x/2 + u Q(u)
 
 and ``Q`` is a smooth function of ``u`` alone. On ``0 <= u < 8`` (``|x| < 2 sqrt 2``) ``Q`` is
 interpolated at 11 Chebyshev points by a polynomial of degree 10 (built once from the float64
 ``erf_array``; the next Chebyshev coefficient is 2e-9, far below float32's resolution), evaluated
 by Horner's rule in ``t = u/4 - 1`` (in [-1, 1], where the power-basis coefficients stay small).
-Then, with ``phi(x) = exp(-u/2) / sqrt(2 pi)``::
-
-    y     = x Phi(x)      = x/2 + u Q(u)
-    dy/dx = Phi + x phi   = 1/2 + x (Q(u) + phi(x))
-
-The rare entries with ``|x| >= 2 sqrt 2`` use ``Phi(-|x|) = erfc(|x| / sqrt 2) / 2`` from the continued
-fraction of ``minilm.ops.special`` (accurate there). The work goes in
-blocks of 32768 numbers, so that the ~25 passes over a block stay in the core's cache instead of
-streaming the whole array from memory each time. Largest error against float64: 9e-8 in ``Phi``
-(about one unit in the last place). float64 (gradient checks) always uses the exact series.
+The rare entries with ``|x| >= 2 sqrt 2`` use ``Phi(-|x|) = erfc(|x| / sqrt 2) / 2`` from the
+continued fraction of ``minilm.ops.special`` (accurate there). The work goes in blocks of 131072
+numbers, so that the ~25 passes over a block stay in the core's cache instead of streaming the
+whole array from memory each time. Largest error against float64: 9e-8 in ``Phi`` (about one unit
+in the last place). float64 (gradient checks) keeps the exact series.
 """
 
 from __future__ import annotations
@@ -87,7 +89,7 @@ def _normal_cdf(x):
 
 _U_MAX = 8.0  # the polynomial covers u = x^2 < 8: |x| < 2 sqrt 2
 _DEGREE = 10
-_BLOCK = 32768  # numbers per block (128 KiB in float32): a block's passes stay in cache
+_BLOCK = 1 << 17  # numbers per block (512 KiB in float32): a block's passes stay in the core's cache
 
 
 @functools.cache
@@ -104,60 +106,84 @@ def _cdf_polynomial() -> tuple:
     return tuple(np.float32(c) for c in np.polynomial.chebyshev.cheb2poly(in_t)[::-1])
 
 
-def _cdf_minus_half_over_x(u, out):
-    """``Q(u) = (Phi(x) - 1/2) / x`` for float32 ``u = x^2 < 8``, written into ``out`` by Horner's rule."""
+def _cdf_minus_half_over_x(u, out, t):
+    """``Q(u) = (Phi(x) - 1/2) / x`` for float32 ``u = x^2 < 8``, written into ``out`` by Horner's
+    rule (``t``: scratch space shaped like ``u``)."""
     coef = _cdf_polynomial()
-    t = u * np.float32(2 / _U_MAX)  # t = u/4 - 1: [0, 8) onto [-1, 1)
+    np.multiply(u, np.float32(2 / _U_MAX), out=t)  # t = u/4 - 1: [0, 8) onto [-1, 1)
     t -= np.float32(1)
-    out.fill(coef[0])
-    for c in coef[1:]:
+    np.multiply(t, coef[0], out=out)
+    out += coef[1]
+    for c in coef[2:]:
         out *= t
         out += c
     return out
 
 
-def _gelu_float32_block(x, g, out) -> None:
-    """``out = gelu(x)`` (``g`` None) or ``out = g * gelu'(x)`` for one float32 block (1-D arrays)."""
-    u = x * x
+def _gelu_float32_block(x, out, u, t):
+    """``out = x/2 + u Q(u)`` for one float32 block (1-D arrays), with ``u = x^2`` clipped to 8 (``u``
+    and ``t``: scratch space); returns the positions where ``|x| >= 2 sqrt 2`` (or None), whose
+    values the caller must replace."""
+    np.multiply(x, x, out=u)
     big = None
-    if not u.max() < _U_MAX:  # a few large |x| (or a nan): the polynomial on a clipped u, then the tail formula
+    if not u.max() < _U_MAX:  # a few large |x| (or a nan)
         big = np.flatnonzero(u >= _U_MAX)
         np.minimum(u, np.float32(_U_MAX), out=u)
-    q = _cdf_minus_half_over_x(u, out)
-    if g is None:
-        q *= u  # y = x/2 + u Q
-        q += x * np.float32(0.5)
-    else:
-        u *= np.float32(-0.5)  # dy/dx = 1/2 + x (Q + phi)
-        np.exp(u, out=u)
-        u *= np.float32(_INV_SQRT_2PI)
-        q += u
-        q *= x
-        q += np.float32(0.5)
-        q *= g
-    if big is not None:
-        xb = x[big]
-        a = np.minimum(np.abs(xb), np.float32(1e18))  # an inf would meet inf * 0 in the continued fraction
-        tail = _erfc_continued_fraction(a * np.float32(_SQRT_HALF))  # erfc(|x| / sqrt 2) = 2 Phi(-|x|)
-        tail *= np.float32(0.5)
-        cdf = np.where(xb > 0, np.float32(1) - tail, tail)
-        if g is None:
-            out[big] = xb * cdf
-        else:
-            out[big] = g[big] * (cdf + xb * np.float32(_INV_SQRT_2PI) * np.exp(np.float32(-0.5) * xb * xb))
+    q = _cdf_minus_half_over_x(u, out, t)
+    q *= u
+    np.multiply(x, np.float32(0.5), out=t)
+    q += t
+    return big
 
 
-def _gelu_float32(x, g=None):
-    """Exact GELU (``g`` None) or ``g`` times its derivative for a float32 NumPy array, block by block
-    (see the module docstring)."""
+def _gelu_float32_tail(x):
+    """``x Phi(x)`` for float32 entries with ``|x| >= 2 sqrt 2``, from ``Phi(-|x|) = erfc(|x| / sqrt 2) / 2``."""
+    a = np.minimum(np.abs(x), np.float32(1e18))  # an inf would meet inf * 0 in the continued fraction
+    tail = _erfc_continued_fraction(a * np.float32(_SQRT_HALF))
+    tail *= np.float32(0.5)
+    return x * np.where(x > 0, np.float32(1) - tail, tail)
+
+
+def _gelu_float32(x):
+    """Exact GELU of a float32 NumPy array, block by block (see the module docstring)."""
     xf = x.reshape(-1)
-    gf = None if g is None else g.reshape(-1)
     out = np.empty(x.shape, dtype=np.float32)
     of = out.reshape(-1)
+    big = []
+    n = min(_BLOCK, xf.shape[0])
+    u, t = np.empty(n, dtype=np.float32), np.empty(n, dtype=np.float32)
     with np.errstate(over="ignore", invalid="ignore"):  # |x| > 1.8e19 squares to inf; -inf * Phi(-inf) = nan
         for i in range(0, xf.shape[0], _BLOCK):
-            j = i + _BLOCK
-            _gelu_float32_block(xf[i:j], None if gf is None else gf[i:j], of[i:j])
+            m = min(_BLOCK, xf.shape[0] - i)
+            b = _gelu_float32_block(xf[i : i + m], of[i : i + m], u[:m], t[:m])
+            if b is not None:
+                big.append(b + i)
+        if big:  # all the large entries at once: a few numbers, many small operations
+            big = np.concatenate(big)
+            of[big] = _gelu_float32_tail(xf[big])
+    return out
+
+
+def _gelu_backward_from_output(x, y, g):
+    """``g * dy/dx = g * (Phi(x) + x phi(x))`` on NumPy, with ``Phi(x) = y / x`` read off the forward's
+    output ``y`` (and 1/2 where ``|x|`` is below the smallest normal number), block by block."""
+    xf, yf, gf = x.reshape(-1), y.reshape(-1), g.reshape(-1)
+    out = np.empty(x.shape, dtype=x.dtype)
+    of = out.reshape(-1)
+    dt = x.dtype.type
+    tiny, c = np.finfo(x.dtype).tiny, dt(_INV_SQRT_2PI)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        for i in range(0, xf.shape[0], _BLOCK):
+            xb, o = xf[i : i + _BLOCK], of[i : i + _BLOCK]
+            np.divide(yf[i : i + _BLOCK], xb, out=o)  # Phi(x)
+            o[np.abs(xb) < tiny] = dt(0.5)
+            e = xb * xb  # x phi(x) = x exp(-x^2 / 2) / sqrt(2 pi)
+            e *= dt(-0.5)
+            np.exp(e, out=e)
+            e *= c
+            e *= xb
+            o += e
+            o *= gf[i : i + _BLOCK]
     return out
 
 
@@ -184,13 +210,13 @@ class Gelu(Function):
             return _cuda()[approximate, "fwd"](x)
         if approximate == "tanh":
             return x * _sigmoid_2u(x)
-        if x.dtype == np.float32:
-            return _gelu_float32(x)
-        return _normal_cdf(x) * x
+        y = _gelu_float32(x) if x.dtype == np.float32 else _normal_cdf(x) * x
+        ctx.save_for_backward(x, y)
+        return y
 
     @staticmethod
     def backward(ctx, g):
-        (x,) = ctx.saved_tensors
+        x = ctx.saved_tensors[0]
         if type(x) is not np.ndarray:
             return _cuda()[ctx.approximate, "bwd"](x, g), None
         if ctx.approximate == "tanh":
@@ -204,16 +230,7 @@ class Gelu(Function):
             du *= 1 - s
             du += s
             return g * du, None
-        if x.dtype == np.float32:
-            return _gelu_float32(x, g), None
-        cdf = _normal_cdf(x)
-        pdf = x * x
-        pdf *= -0.5
-        np.exp(pdf, out=pdf)
-        pdf *= _INV_SQRT_2PI
-        pdf *= x
-        pdf += cdf
-        return g * pdf, None
+        return _gelu_backward_from_output(x, ctx.saved_tensors[1], g), None
 
 
 def gelu(input, approximate: str = "none"):
