@@ -43,8 +43,8 @@ argument                 shape                       meaning
 
 They are merged into one mask for the kernel (a bool one where both are bool, else a float one
 with -inf for the disallowed pairs). One difference from PyTorch: a query whose keys are ALL
-masked gets an output of 0 and a gradient of 0 (PyTorch gives NaN there); the weights returned
-for it are all 0. PyTorch also insists that ``is_causal=True`` comes with the causal
+masked gets an output of 0 and a gradient of 0 (PyTorch 2.13 does the same with
+``need_weights=False`` but gives NaN with ``need_weights=True``); the weights returned for it are all 0. PyTorch also insists that ``is_causal=True`` comes with the causal
 ``attn_mask``; here ``is_causal=True`` alone builds it.
 """
 
