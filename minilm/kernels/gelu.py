@@ -22,20 +22,22 @@ Transformer's feed-forward block does).
 
 **float32 on NumPy.** NumPy has no ``erf``; ``minilm.ops.special.erf_array`` sums a 22-term series
 (44 passes over the array), which made GELU the slowest kernel of a BERT training step. In float32
-the forward uses a polynomial built for it instead. ``Phi(x) - 1/2`` is odd, so::
+the forward goes through ``tanh`` instead, which NumPy has (vectorised, about the cost of one
+multiplication). ``2 Phi(x) - 1 = erf(x / sqrt 2)`` is odd, so it can be written as::
 
-    Phi(x) = 1/2 + x Q(u),   Q(u) = erf(x / sqrt 2) / (2x),   u = x^2
-    y = x Phi(x) = x/2 + u Q(u)
+    2 Phi(x) - 1 = tanh(x G(u)),   G(u) = atanh(erf(x / sqrt 2)) / x,   u = x^2
+    y = x Phi(x) = (x/2) (1 + tanh(x G(u)))
 
-and ``Q`` is a smooth function of ``u`` alone. On ``0 <= u < 8`` (``|x| < 2 sqrt 2``) ``Q`` is
-interpolated at 11 Chebyshev points by a polynomial of degree 10 (built once from the float64
-``erf_array``; the next Chebyshev coefficient is 2e-9, far below float32's resolution), evaluated
-by Horner's rule in ``t = u/4 - 1`` (in [-1, 1], where the power-basis coefficients stay small).
-The rare entries with ``|x| >= 2 sqrt 2`` use ``Phi(-|x|) = erfc(|x| / sqrt 2) / 2`` from the
-continued fraction of ``minilm.ops.special`` (accurate there). The work goes in blocks of 131072
-numbers, so that the ~25 passes over a block stay in the core's cache instead of streaming the
-whole array from memory each time. Largest error against float64: 9e-8 in ``Phi`` (about one unit
-in the last place). float64 (gradient checks) keeps the exact series.
+with ``G`` a smooth, slowly varying function of ``u`` alone (``G(0) = sqrt(2/pi)``; the tanh does
+the saturating). On ``0 <= u < 8`` (``|x| < 2 sqrt 2``) ``G`` is interpolated at 7 Chebyshev points
+by a polynomial of degree 6 (built once from the float64 ``erf_array``; the coefficients that
+follow are below 1e-7), evaluated by Horner's rule in ``t = u/4 - 1`` (in [-1, 1], where the
+power-basis coefficients stay small). The rare entries with ``|x| >= 2 sqrt 2`` use
+``Phi(-|x|) = erfc(|x| / sqrt 2) / 2`` from the continued fraction of ``minilm.ops.special``
+(accurate there). The work goes in blocks of 131072 numbers, so that the ~20 passes over a block
+stay in the core's cache instead of streaming the whole array from memory each time. Largest error
+against float64: 9e-8 in ``Phi`` (about one unit in the last place). float64 (gradient checks)
+keeps the exact series.
 """
 
 from __future__ import annotations
@@ -88,51 +90,47 @@ def _normal_cdf(x):
 
 
 _U_MAX = 8.0  # the polynomial covers u = x^2 < 8: |x| < 2 sqrt 2
-_DEGREE = 10
+_DEGREE = 6
 _BLOCK = 1 << 17  # numbers per block (512 KiB in float32): a block's passes stay in the core's cache
 
 
 @functools.cache
-def _cdf_polynomial() -> tuple:
+def _tanh_argument_polynomial() -> tuple:
     """The float32 coefficients, highest power first, of the polynomial ``p(t)`` approximating
-    ``Q(u) = (Phi(x) - 1/2) / x = erf(sqrt(u/2)) / (2 sqrt u)`` for ``u = x^2`` in ``[0, 8)``, with
-    ``t = u/4 - 1``: the Chebyshev interpolant of degree 10 of ``Q``, written in powers of ``t``."""
+    ``G(u) = atanh(2 Phi(x) - 1) / x = atanh(erf(x / sqrt 2)) / x`` for ``u = x^2`` in ``[0, 8)``,
+    with ``t = u/4 - 1``: the Chebyshev interpolant of degree 6 of ``G``, written in powers of ``t``."""
     cheb = np.polynomial.Chebyshev
 
-    def q(u):  # the Chebyshev points lie strictly inside (0, 8): no 0/0
-        return erf_array(np.sqrt(u / 2)) / (2 * np.sqrt(u))
+    def g(u):  # the Chebyshev points lie strictly inside (0, 8): no 0/0
+        x = np.sqrt(u)
+        return np.arctanh(erf_array(x * _SQRT_HALF)) / x
 
-    in_t = cheb.interpolate(q, _DEGREE, domain=[0.0, _U_MAX]).coef  # Chebyshev coefficients, in t
+    in_t = cheb.interpolate(g, _DEGREE, domain=[0.0, _U_MAX]).coef  # Chebyshev coefficients, in t
     return tuple(np.float32(c) for c in np.polynomial.chebyshev.cheb2poly(in_t)[::-1])
 
 
-def _cdf_minus_half_over_x(u, out, t):
-    """``Q(u) = (Phi(x) - 1/2) / x`` for float32 ``u = x^2 < 8``, written into ``out`` by Horner's
-    rule (``t``: scratch space shaped like ``u``)."""
-    coef = _cdf_polynomial()
-    np.multiply(u, np.float32(2 / _U_MAX), out=t)  # t = u/4 - 1: [0, 8) onto [-1, 1)
-    t -= np.float32(1)
-    np.multiply(t, coef[0], out=out)
-    out += coef[1]
-    for c in coef[2:]:
-        out *= t
-        out += c
-    return out
-
-
-def _gelu_float32_block(x, out, u, t):
-    """``out = x/2 + u Q(u)`` for one float32 block (1-D arrays), with ``u = x^2`` clipped to 8 (``u``
-    and ``t``: scratch space); returns the positions where ``|x| >= 2 sqrt 2`` (or None), whose
-    values the caller must replace."""
+def _gelu_float32_block(x, out, u):
+    """``out = (x/2) (1 + tanh(x G(u)))`` for one float32 block (1-D arrays), with ``u = x^2`` clipped to
+    8 (``u``: scratch space); returns the positions where ``|x| >= 2 sqrt 2`` (or None), whose values
+    the caller must replace."""
     np.multiply(x, x, out=u)
     big = None
     if not u.max() < _U_MAX:  # a few large |x| (or a nan)
         big = np.flatnonzero(u >= _U_MAX)
         np.minimum(u, np.float32(_U_MAX), out=u)
-    q = _cdf_minus_half_over_x(u, out, t)
-    q *= u
-    np.multiply(x, np.float32(0.5), out=t)
-    q += t
+    coef = _tanh_argument_polynomial()
+    u *= np.float32(2 / _U_MAX)  # t = u/4 - 1: [0, 8) onto [-1, 1)
+    u -= np.float32(1)
+    np.multiply(u, coef[0], out=out)  # Horner's rule: out = G
+    out += coef[1]
+    for c in coef[2:]:
+        out *= u
+        out += c
+    out *= x
+    np.tanh(out, out=out)
+    out += np.float32(1)
+    np.multiply(x, np.float32(0.5), out=u)
+    out *= u
     return big
 
 
@@ -150,12 +148,11 @@ def _gelu_float32(x):
     out = np.empty(x.shape, dtype=np.float32)
     of = out.reshape(-1)
     big = []
-    n = min(_BLOCK, xf.shape[0])
-    u, t = np.empty(n, dtype=np.float32), np.empty(n, dtype=np.float32)
+    u = np.empty(min(_BLOCK, xf.shape[0]), dtype=np.float32)
     with np.errstate(over="ignore", invalid="ignore"):  # |x| > 1.8e19 squares to inf; -inf * Phi(-inf) = nan
         for i in range(0, xf.shape[0], _BLOCK):
             m = min(_BLOCK, xf.shape[0] - i)
-            b = _gelu_float32_block(xf[i : i + m], of[i : i + m], u[:m], t[:m])
+            b = _gelu_float32_block(xf[i : i + m], of[i : i + m], u[:m])
             if b is not None:
                 big.append(b + i)
         if big:  # all the large entries at once: a few numbers, many small operations
