@@ -15,7 +15,7 @@ Tanh approximation (``approximate='tanh'``, the original BERT/GPT-2 code), with
 input. On CuPy each direction is one ``ElementwiseKernel`` using CUDA's ``erf``/``exp``.
 
 On NumPy the exact GELU's forward also saves its output ``y``, and backward reads the CDF off it,
-``Phi(x) = y / x`` (1/2 where ``|x|`` is below the smallest normal number, where ``y`` has lost
+``Phi(x) = y / x`` (1/2 where ``x^2`` is below the smallest normal number, where ``y`` has lost
 its digits), instead of computing ``erf`` a second time: a division in place of ~25 passes. The
 array costs nothing extra where the next layer keeps it for its own backward (``linear2`` of a
 Transformer's feed-forward block does).
@@ -163,23 +163,27 @@ def _gelu_float32(x):
 
 def _gelu_backward_from_output(x, y, g):
     """``g * dy/dx = g * (Phi(x) + x phi(x))`` on NumPy, with ``Phi(x) = y / x`` read off the forward's
-    output ``y`` (and 1/2 where ``|x|`` is below the smallest normal number), block by block."""
+    output ``y``, block by block. Where ``x^2`` is below the smallest normal number (``|x| < 1.1e-19``
+    in float32), ``y = x/2`` has lost its digits (or is 0/0) and ``Phi = 1/2`` is used instead."""
     xf, yf, gf = x.reshape(-1), y.reshape(-1), g.reshape(-1)
     out = np.empty(x.shape, dtype=x.dtype)
     of = out.reshape(-1)
     dt = x.dtype.type
     tiny, c = np.finfo(x.dtype).tiny, dt(_INV_SQRT_2PI)
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+    e = np.empty(min(_BLOCK, xf.shape[0]), dtype=x.dtype)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
         for i in range(0, xf.shape[0], _BLOCK):
             xb, o = xf[i : i + _BLOCK], of[i : i + _BLOCK]
+            eb = e[: xb.shape[0]]
+            np.multiply(xb, xb, out=eb)
             np.divide(yf[i : i + _BLOCK], xb, out=o)  # Phi(x)
-            o[np.abs(xb) < tiny] = dt(0.5)
-            e = xb * xb  # x phi(x) = x exp(-x^2 / 2) / sqrt(2 pi)
-            e *= dt(-0.5)
-            np.exp(e, out=e)
-            e *= c
-            e *= xb
-            o += e
+            if not eb.min() >= tiny:  # a zero, a tiny |x| (or a nan, which stays one)
+                o[eb < tiny] = dt(0.5)
+            eb *= dt(-0.5)  # x phi(x) = x exp(-x^2 / 2) / sqrt(2 pi)
+            np.exp(eb, out=eb)
+            eb *= c
+            eb *= xb
+            o += eb
             o *= gf[i : i + _BLOCK]
     return out
 
