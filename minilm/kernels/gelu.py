@@ -29,8 +29,8 @@ multiplication). ``2 Phi(x) - 1 = erf(x / sqrt 2)`` is odd, so it can be written
     y = x Phi(x) = (x/2) (1 + tanh(x G(u)))
 
 with ``G`` a smooth, slowly varying function of ``u`` alone (``G(0) = sqrt(2/pi)``; the tanh does
-the saturating). On ``0 <= u < 8`` (``|x| < 2 sqrt 2``) ``G`` is interpolated at 7 Chebyshev points
-by a polynomial of degree 6 (built once from the float64 ``erf_array``; the coefficients that
+the saturating). On ``0 <= u < 8`` (``|x| < 2 sqrt 2``) ``G`` is interpolated at 6 Chebyshev points
+by a polynomial of degree 5 (built once from the float64 ``erf_array``; the coefficients that
 follow are below 1e-7), evaluated by Horner's rule in ``t = u/4 - 1`` (in [-1, 1], where the
 power-basis coefficients stay small). The rare entries with ``|x| >= 2 sqrt 2`` use
 ``Phi(-|x|) = erfc(|x| / sqrt 2) / 2`` from the continued fraction of ``minilm.ops.special``
@@ -90,7 +90,7 @@ def _normal_cdf(x):
 
 
 _U_MAX = 8.0  # the polynomial covers u = x^2 < 8: |x| < 2 sqrt 2
-_DEGREE = 6
+_DEGREE = 5
 _BLOCK = 1 << 17  # numbers per block (512 KiB in float32): a block's passes stay in the core's cache
 
 
@@ -98,7 +98,7 @@ _BLOCK = 1 << 17  # numbers per block (512 KiB in float32): a block's passes sta
 def _tanh_argument_polynomial() -> tuple:
     """The float32 coefficients, highest power first, of the polynomial ``p(t)`` approximating
     ``G(u) = atanh(2 Phi(x) - 1) / x = atanh(erf(x / sqrt 2)) / x`` for ``u = x^2`` in ``[0, 8)``,
-    with ``t = u/4 - 1``: the Chebyshev interpolant of degree 6 of ``G``, written in powers of ``t``."""
+    with ``t = u/4 - 1``: the Chebyshev interpolant of degree 5 of ``G``, written in powers of ``t``."""
     cheb = np.polynomial.Chebyshev
 
     def g(u):  # the Chebyshev points lie strictly inside (0, 8): no 0/0
