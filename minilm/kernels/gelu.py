@@ -16,9 +16,8 @@ input. On CuPy each direction is one ``ElementwiseKernel`` using CUDA's ``erf``/
 
 On NumPy the exact GELU's forward also saves its output ``y``, and backward reads the CDF off it,
 ``Phi(x) = y / x`` (1/2 where ``x^2`` is below the smallest normal number, where ``y`` has lost
-its digits), instead of computing ``erf`` a second time: a division in place of ~25 passes. The
-array costs nothing extra where the next layer keeps it for its own backward (``linear2`` of a
-Transformer's feed-forward block does).
+its digits), instead of computing ``erf`` a second time: a division in place of ~20 passes. Keeping
+``y`` costs no memory: whatever op consumes ``y`` holds it in the graph until backward anyway.
 
 **float32 on NumPy.** NumPy has no ``erf``; ``minilm.ops.special.erf_array`` sums a 22-term series
 (44 passes over the array), which made GELU the slowest kernel of a BERT training step. In float32
