@@ -115,11 +115,18 @@ def init_state(p, state: dict, amsgrad: bool) -> None:
 
 
 def update_moments(m, v, g, beta1: float, beta2: float) -> None:
-    """The running averages, in place: ``m = beta1*m + (1-beta1)*g`` and ``v = beta2*v + (1-beta2)*g*g``."""
+    """The running averages, in place: ``m = beta1*m + (1-beta1)*g`` and ``v = beta2*v + (1-beta2)*g*g``.
+
+    One scratch array shaped like ``g`` serves both (for a large embedding table every temporary
+    is a fresh block of memory the size of the table)."""
+    xp = backend.xp_of(g)
+    t = xp.multiply(g, 1 - beta1, out=xp.empty_like(g))
     m *= beta1
-    m += (1 - beta1) * g
+    m += t
+    xp.multiply(g, g, out=t)
+    t *= 1 - beta2
     v *= beta2
-    v += (1 - beta2) * g * g
+    v += t
 
 
 def adam_direction(m, v, step: int, lr: float, beta1: float, beta2: float, eps: float):
