@@ -17,9 +17,16 @@ batch 32, vocabulary 8000. ``--large`` (the default with ``--device cuda``) is B
 be overridden (``--layers --hidden --heads --ffn --seq --batch --vocab``).
 
 Reported: the median step time of each library over ``--steps`` steps (after ``--warmup``), their
-ratio, achieved GFLOP/s from an analytic count of the matrix-product FLOPs (printed), and the
-medians of each phase (forward, backward, optimizer step + zero_grad). ``--profile N`` adds a
-cProfile of N minilm steps (top functions by own time). Target (issue 6): minilm/torch <= 1.0 on CPU.
+ratio, achieved GFLOP/s from an analytic count of the matrix-product FLOPs (printed), the
+medians of each phase (forward, backward, optimizer step + zero_grad) and of the CPU time of a
+step (all threads of the process: on a machine shared with other work it varies less than the
+wall time, and with one thread it is the wall time the step would take alone), and the ratio of
+each round's medians. ``--profile N`` adds a cProfile of N minilm steps (top functions by own time).
+Target (issue 6): minilm/torch <= 1.0 on CPU.
+
+With ``--device cuda`` minilm runs its CuPy kernels and PyTorch runs on CUDA when its build has it
+(otherwise the torch column is left empty); each phase ends with a device synchronisation, and the
+CPU-time column then only says how busy the host was.
 
     python benchmarks/transformer.py [--threads N] [--steps 20] [--warmup 3] [--rounds 2]
                                      [--device cpu|cuda] [--large] [--dropout 0.1] [--profile N]
@@ -267,7 +274,27 @@ def set_dropout(model, p: float, mha_class, dropout_class) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-class MinilmStep:
+class Step:
+    """One training step of a model (``forward()`` returns the loss), timed phase by phase."""
+
+    def __call__(self) -> tuple[float, float, float, float]:
+        """One step; returns the wall seconds of (forward, backward, optimizer step + zero_grad) and
+        the CPU seconds of the whole step (all threads of the process)."""
+        c0, t0 = time.process_time(), time.perf_counter()
+        loss = self.forward()
+        self.sync()
+        t1 = time.perf_counter()
+        loss.backward()
+        self.sync()
+        t2 = time.perf_counter()
+        self.opt.step()
+        self.opt.zero_grad()
+        self.sync()
+        t3 = time.perf_counter()
+        return t1 - t0, t2 - t1, t3 - t2, time.process_time() - c0
+
+
+class MinilmStep(Step):
     def __init__(self, config, batch, device):
         self.model = BertForPreTraining(config, device=device)
         self.model.train()
@@ -280,21 +307,6 @@ class MinilmStep:
 
     def forward(self):
         return self.model(**self.batch).loss
-
-    def __call__(self) -> tuple[float, float, float]:
-        """One step; returns the seconds of (forward, backward, optimizer)."""
-        t0 = time.perf_counter()
-        loss = self.forward()
-        self.sync()
-        t1 = time.perf_counter()
-        loss.backward()
-        self.sync()
-        t2 = time.perf_counter()
-        self.opt.step()
-        self.opt.zero_grad()
-        self.sync()
-        t3 = time.perf_counter()
-        return t1 - t0, t2 - t1, t3 - t2
 
     def state(self) -> dict:
         return {k: minilm.backend.to_device(v.data, minilm.backend.CPU) for k, v in self.model.state_dict().items()}
@@ -310,7 +322,7 @@ class MinilmStep:
         }
 
 
-class TorchStep:
+class TorchStep(Step):
     def __init__(self, config, batch, state, device):
         self.model = torch_bert(config).to(device)
         missing = self.model.load_state_dict({k: torch.tensor(v) for k, v in state.items()}, strict=True)
@@ -326,20 +338,6 @@ class TorchStep:
 
     def forward(self):
         return self.model(**self.batch)
-
-    def __call__(self) -> tuple[float, float, float]:
-        t0 = time.perf_counter()
-        loss = self.forward()
-        self.sync()
-        t1 = time.perf_counter()
-        loss.backward()
-        self.sync()
-        t2 = time.perf_counter()
-        self.opt.step()
-        self.opt.zero_grad()
-        self.sync()
-        t3 = time.perf_counter()
-        return t1 - t0, t2 - t1, t3 - t2
 
     def set_dropout(self, p):
         set_dropout(self.model, p, torch.nn.MultiheadAttention, torch.nn.Dropout)
@@ -394,9 +392,15 @@ def run_group(step, n: int) -> list:
 
 
 def medians(samples: list) -> tuple:
-    """Median of the step totals and of each phase."""
+    """Medians of the wall time of the whole step, of each phase, and of the step's CPU time."""
     a = np.asarray(samples)
-    return float(np.median(a.sum(axis=1))), *(float(x) for x in np.median(a, axis=0))
+    return float(np.median(a[:, :3].sum(axis=1))), *(float(x) for x in np.median(a, axis=0))
+
+
+def round_medians(samples: list) -> list:
+    """The median step (wall) time of each round."""
+    n = args.steps
+    return [float(np.median(np.asarray(samples[i : i + n])[:, :3].sum(axis=1))) for i in range(0, len(samples), n)]
 
 
 def profile(step, n: int) -> None:
@@ -455,22 +459,19 @@ def main():
             s_t += run_group(theirs, args.steps)
 
     rows = [("minilm", medians(s_m))] + ([("torch", medians(s_t))] if s_t else [])
-    print(
-        f"\n{'median of ' + str(len(s_m)) + ' steps':22s} {'step':>13s} {'forward':>13s} {'backward':>13s} "
-        f"{'optimizer':>13s} {'GFLOP/s':>9s}"
-    )
-    for name, (total, fwd, bwd, opt) in rows:
-        print(f"{name:22s} {fmt(total)} {fmt(fwd)} {fmt(bwd)} {fmt(opt)} {flops / total / 1e9:9.1f}")
+    head = ("step", "forward", "backward", "optimizer", "CPU/step")
+    print(f"\n{'median of ' + str(len(s_m)) + ' steps':22s} " + " ".join(f"{h:>13s}" for h in head) + "   GFLOP/s")
+    for name, values in rows:
+        print(f"{name:22s} " + " ".join(fmt(v) for v in values) + f" {flops / values[0] / 1e9:9.1f}")
     if s_t:
-        r = [a / b for a, b in zip(rows[0][1], rows[1][1], strict=True)]
-        print(f"{'minilm/torch':22s} {r[0]:13.2f} {r[1]:13.2f} {r[2]:13.2f} {r[3]:13.2f}")
-        spread = [float(np.median(np.sum(s_m[i : i + args.steps], axis=1))) for i in range(0, len(s_m), args.steps)]
-        spread_t = [float(np.median(np.sum(s_t[i : i + args.steps], axis=1))) for i in range(0, len(s_t), args.steps)]
+        ratios = [a / b for a, b in zip(rows[0][1], rows[1][1], strict=True)]
+        print(f"{'minilm/torch':22s} " + " ".join(f"{r:13.2f}" for r in ratios))
+        per_round = [a / b for a, b in zip(round_medians(s_m), round_medians(s_t), strict=True)]
         print(
-            "per-round medians (ms): minilm "
-            + ", ".join(f"{x * 1e3:.1f}" for x in spread)
-            + "; torch "
-            + ", ".join(f"{x * 1e3:.1f}" for x in spread_t)
+            "per round: minilm/torch "
+            + ", ".join(f"{r:.2f}" for r in per_round)
+            + f" (step medians minilm {', '.join(f'{x * 1e3:.1f}' for x in round_medians(s_m))} ms; "
+            + f"torch {', '.join(f'{x * 1e3:.1f}' for x in round_medians(s_t))} ms)"
         )
     print(f"\ntarget: minilm/torch <= 1.0 for the step on CPU; load average {os.getloadavg()[0]:.2f}")
     if args.profile:
