@@ -54,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--out", default="runs/demo", help="folder for checkpoints, plots and the summary (runs/demo)")
     p.add_argument("--quick", action="store_true", help="a seconds-long miniature (for tests), not the real demo")
-    p.add_argument("--steps", type=int, help="pretraining steps (default 600)")
+    p.add_argument("--steps", type=int, help="pretraining steps (default 1500)")
     p.add_argument("--labels", type=int, help="labelled reviews for fine-tuning (default 200)")
     _device_arg(p)
     _progress_arg(p)

@@ -3,8 +3,8 @@ next-sentence prediction), fine-tune it for classification, and compare it with 
 trained from scratch. They are plain functions, so a notebook can run them one step at a time::
 
     docs = pretraining_documents("bundled")                 # documents, each a list of sentences
-    tok = train_tokenizer(docs, vocab_size=2000)            # WordPiece, chapter 8
-    run = pretrain(docs, tok, PretrainConfig(steps=600))     # a BertForPreTraining and its history
+    tok = train_tokenizer(docs, vocab_size=4000)            # WordPiece, chapter 8
+    run = pretrain(docs, tok, PretrainConfig(steps=1500))    # a BertForPreTraining and its history
     reviews = load_labelled("bundled-reviews")               # {"train": Split, "validation": ..., "test": ...}
     few = few_labels(reviews["train"], 200)                  # 100 positive and 100 negative reviews
     clf = finetune(tok, few, {"test": reviews["test"]}, FinetuneConfig(), pretrained=run.model)

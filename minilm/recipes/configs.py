@@ -47,7 +47,7 @@ class PretrainConfig:
 
     objective: str = "mlm"  # "mlm" (BERT: masked LM, plus NSP when nsp is true) or "clm" (GPT: next token)
     nsp: bool = True
-    vocab_size: int = 2000
+    vocab_size: int = 4000
     max_length: int = 64
     hidden_size: int = 128
     num_hidden_layers: int = 2
@@ -55,15 +55,15 @@ class PretrainConfig:
     intermediate_size: int = 512
     dropout: float = 0.1
     mlm_probability: float = 0.15
-    steps: int = 600
+    steps: int = 1500
     batch_size: int = 32
     lr: float = 1e-3
     weight_decay: float = 0.01
-    warmup_steps: int = 60
+    warmup_steps: int = 150
     max_grad_norm: float = 1.0
     grad_accum_steps: int = 1
-    eval_every: int = 200
-    checkpoint_every: int = 200
+    eval_every: int = 500
+    checkpoint_every: int = 500
     seed: int = 0
 
     @classmethod

@@ -46,17 +46,19 @@ def pretraining_documents(data: str = BUNDLED_TEXT, split: str = "train", n_docu
 
     - ``"bundled"``: ``n_documents`` generated documents, plus the (unlabelled) texts of the bundled
       reviews' training split, so that pretraining has seen the kind of text fine-tuning will classify
-      (their labels are never used here);
+      (their labels are never used here); any other ``split`` is held-out text of the same two kinds:
+      ``n_documents // 10`` other documents and the reviews of that split;
     - a registry name (``"wikitext-2"``, ``"ptb"``): that dataset's ``split`` (several: ``"validation,test"``),
       each WikiText paragraph a document (headings dropped);
     - a local path: WikiText's files (a folder or zip with ``valid.txt``/``wiki.valid.tokens``...) or
       any plain text file, one paragraph per line.
     """
     if data == BUNDLED_TEXT:
-        if split != "train":
+        if split != "train":  # held out: other documents, and the reviews of the same split
             cut = max(1, n_documents // 10)
-            docs = corpus.documents(n=cut, seed=seed + 1000)  # a held-out set of different documents
-            return [list(d.sentences) for d in docs]
+            docs = [list(d.sentences) for d in corpus.documents(n=cut, seed=seed + 1000)]
+            reviews = corpus.reviews()["validation" if split in ("validation", "valid", "dev") else "test"].texts
+            return docs + [split_sentences(t) for t in reviews]
         docs = [list(d.sentences) for d in corpus.documents(n=n_documents, seed=seed)]
         reviews = corpus.reviews()["train"].texts
         return docs + [split_sentences(t) for t in reviews]
@@ -129,6 +131,6 @@ def few_labels(split: Split, n: int, seed: int = 0) -> Split:
     return Split([split.texts[i] for i in order], [int(split.labels[i]) for i in order])
 
 
-def train_tokenizer(documents, vocab_size: int = 2000) -> WordPieceTokenizer:
+def train_tokenizer(documents, vocab_size: int = 4000) -> WordPieceTokenizer:
     """A WordPiece tokenizer (lowercasing, BERT's special tokens) trained on every sentence of ``documents``."""
     return WordPieceTokenizer().train([" ".join(d) for d in documents], vocab_size=vocab_size)
