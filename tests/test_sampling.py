@@ -185,7 +185,8 @@ def test_top_p_filter_keeps_exactly_the_smallest_nucleus(z, p):
     probs = _softmax(z)
     kept = np.isfinite(out)
     np.testing.assert_array_equal(out[kept], z[kept])  # kept logits are unchanged
-    assert kept[np.argmax(z)]  # the argmax (smallest id among ties) is always kept
+    assert kept[np.argmax(probs)]  # the most likely token (smallest id among ties) is always kept; ties are
+    # judged on the probabilities: logits 0 and 7e-97 give the same probability, so id 0 is the one kept
     # the nucleus reaches p ...
     assert probs[kept].sum() >= p - 1e-12
     # ... and is the smallest set that does: without its least likely member it falls short of p
