@@ -73,14 +73,13 @@ padding token's embedding row 0.
 
 from __future__ import annotations
 
-import dataclasses
-import json
 from dataclasses import dataclass
 
 import numpy as np
 
 import minilm
 from minilm import backend
+from minilm.models.config import JSONConfig
 from minilm.nn import functional as F
 from minilm.nn import init
 from minilm.nn.attention import MultiheadAttention
@@ -125,7 +124,7 @@ IGNORE_INDEX = -100
 
 
 @dataclass
-class BertConfig:
+class BertConfig(JSONConfig):
     """The sizes and settings of a BERT, with Hugging Face's names and defaults (bert-base-uncased).
 
     ``hidden_size`` H must be divisible by ``num_attention_heads`` (each head works on
@@ -193,45 +192,6 @@ class BertConfig:
                 f"BertConfig: pad_token_id must be an id in 0..{self.vocab_size - 1} (vocab_size {self.vocab_size}), "
                 f"got {pad!r}"
             )
-
-    def to_dict(self) -> dict:
-        """The fields as a plain dict (JSON-serialisable)."""
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> BertConfig:
-        """A config from a dict of fields; missing fields keep their defaults, an unknown key is a
-        ``ValueError`` that names it and lists the known ones."""
-        if not isinstance(d, dict):
-            raise TypeError(f"BertConfig.from_dict: expected a dict, got {type(d).__name__}")
-        known = [f.name for f in dataclasses.fields(cls)]
-        unknown = sorted(k for k in d if k not in known)
-        if unknown:
-            raise ValueError(f"BertConfig.from_dict: unknown key(s) {unknown}; a BertConfig has {known}")
-        return cls(**d)
-
-    def save(self, path) -> None:
-        """Write the config as a JSON object to ``path``, atomically."""
-        from minilm.io import atomic_open
-
-        text = json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
-        with atomic_open(path, "BertConfig.save") as f:
-            f.write(text.encode("utf-8"))
-
-    @classmethod
-    def load(cls, path) -> BertConfig:
-        """Read a config written by ``save`` (a ``ValueError`` naming the file if it is not one)."""
-        from minilm.io import check_readable
-
-        path = check_readable(path, "BertConfig.load")
-        with open(path, encoding="utf-8") as f:
-            try:
-                d = json.load(f)
-            except json.JSONDecodeError as e:
-                raise ValueError(f"BertConfig.load: '{path}' is not valid JSON ({e})") from None
-        if not isinstance(d, dict):
-            raise ValueError(f"BertConfig.load: '{path}' holds a JSON {type(d).__name__}, not an object of fields")
-        return cls.from_dict(d)
 
 
 # ---------------------------------------------------------------------------------------------

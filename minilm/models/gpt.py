@@ -51,8 +51,6 @@ whole window, simple to read but O(T) work per new token.
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import math
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -61,7 +59,7 @@ import numpy as np
 
 import minilm
 from minilm import backend
-from minilm.io import atomic_open, check_readable
+from minilm.models.config import JSONConfig
 from minilm.models.sampling import _check_k, _check_p, _check_temperature, sample_next
 from minilm.nn import functional as F
 from minilm.nn.attention import MultiheadAttention
@@ -90,7 +88,7 @@ def _check_int(name: str, value, minimum: int, who: str = "GPTConfig") -> None:
 
 
 @dataclass
-class GPTConfig:
+class GPTConfig(JSONConfig):
     """The sizes of a GPT, with GPT-2's names.
 
     ``vocab_size`` tokens; ``n_positions`` the longest text the model reads at once (the rows of
@@ -144,40 +142,10 @@ class GPTConfig:
         """The width of each block's MLP: ``n_inner``, or ``4 * n_embd`` when it is None."""
         return 4 * self.n_embd if self.n_inner is None else self.n_inner
 
-    def to_dict(self) -> dict:
-        """The fields as a plain dict (JSON-ready)."""
-        return dataclasses.asdict(self)
-
     @classmethod
-    def from_dict(cls, d: dict) -> "GPTConfig":
-        """A config from a dict such as ``to_dict()`` wrote; an unknown key is an error (a typo
-        would otherwise be silently ignored), a missing one takes its default."""
-        if not isinstance(d, dict):
-            raise TypeError(f"GPTConfig.from_dict: expected a dict, got {type(d).__name__}")
-        known = [f.name for f in dataclasses.fields(cls)]
-        unknown = sorted(set(d) - set(known))
-        if unknown:
-            raise ValueError(f"GPTConfig.from_dict: unknown keys {unknown}; the known keys are {known}")
+    def _check_required(cls, d: dict) -> None:
         if "vocab_size" not in d:
             raise ValueError("GPTConfig.from_dict: 'vocab_size' is missing; it has no default")
-        return cls(**d)
-
-    def save(self, path) -> None:
-        """Write the config as JSON to ``path`` (atomically: a crash leaves the old file as it was)."""
-        text = json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
-        with atomic_open(path, "GPTConfig.save") as f:
-            f.write(text.encode("utf-8"))
-
-    @classmethod
-    def load(cls, path) -> "GPTConfig":
-        """Read a config that ``save`` wrote."""
-        path = check_readable(path, "GPTConfig.load")
-        with open(path, encoding="utf-8") as f:
-            try:
-                d = json.load(f)
-            except json.JSONDecodeError as e:
-                raise ValueError(f"GPTConfig.load: '{path}' is not valid JSON ({e})") from None
-        return cls.from_dict(d)
 
 
 # ---------------------------------------------------------------------------------------------
