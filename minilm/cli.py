@@ -127,7 +127,7 @@ def _doc(command: str) -> str:
         "demo": "Trains a WordPiece tokenizer on the bundled corpus, pretrains a mini-BERT with masked language "
         "modelling and next-sentence prediction, fine-tunes it on a few labelled bundled reviews, trains the "
         "same classifier from scratch on the same reviews, and prints MLM accuracy and both test accuracies. "
-        "About 4 minutes on 2 CPU cores.",
+        "About 2 minutes on 2 CPU cores.",
         "pretrain": "Pretrains on --data and writes to --out: model/ (config.json, model.safetensors, vocab.txt: "
         "Hugging Face's layout), checkpoint.npz (every checkpoint_every steps; --resume continues from it "
         "exactly), metrics.jsonl and loss.svg.",
