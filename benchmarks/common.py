@@ -25,6 +25,16 @@ def set_openblas_coretype(name: str | None) -> None:
         os.environ["OPENBLAS_CORETYPE"] = name
 
 
+def configure(args) -> None:
+    """The set-up every benchmark does with its parsed arguments, before NumPy is imported: threads
+    (``args.threads``), the OpenBLAS kernels (``args.openblas_coretype``, when it has one) and keeping
+    freed memory (``args.keep_memory``, when set)."""
+    set_threads(args.threads)
+    set_openblas_coretype(getattr(args, "openblas_coretype", None))
+    if getattr(args, "keep_memory", False):
+        keep_freed_memory()
+
+
 def keep_freed_memory() -> bool:
     """Ask glibc's malloc to keep freed memory for reuse instead of handing big blocks back to the
     operating system (``mallopt`` M_MMAP_THRESHOLD / M_TRIM_THRESHOLD, as the environment

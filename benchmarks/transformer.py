@@ -88,10 +88,7 @@ args = parse_args()
 import common  # noqa: E402
 from common import fmt, import_torch  # noqa: E402
 
-common.set_threads(args.threads)
-common.set_openblas_coretype(args.openblas_coretype)
-if args.keep_memory:
-    common.keep_freed_memory()
+common.configure(args)
 
 import time  # noqa: E402
 

@@ -91,6 +91,14 @@ def atomic_open(path, who: str):
     _fsync_directory(os.path.dirname(os.path.abspath(path)))
 
 
+def write_json(obj, path, who: str = "write_json") -> None:
+    """Write ``obj`` as indented JSON (keys sorted, a newline at the end) to ``path``, atomically
+    (``atomic_open``): config files, summaries, Hugging Face's ``config.json``."""
+    text = json.dumps(obj, indent=2, sort_keys=True) + "\n"
+    with atomic_open(path, who) as f:
+        f.write(text.encode("utf-8"))
+
+
 def _check_target(path: str, who: str) -> None:
     """The directory must exist (it is not created) and ``path`` must not be a directory."""
     parent = os.path.dirname(os.path.abspath(path))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 
-from minilm.io import atomic_open, check_readable
+from minilm.io import check_readable, write_json
 
 
 class JSONConfig:
@@ -36,9 +36,7 @@ class JSONConfig:
 
     def save(self, path) -> None:
         """Write the config as a JSON object to ``path`` (atomically: a crash leaves the old file)."""
-        text = json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
-        with atomic_open(path, f"{type(self).__name__}.save") as f:
-            f.write(text.encode("utf-8"))
+        write_json(self.to_dict(), path, f"{type(self).__name__}.save")
 
     @classmethod
     def load(cls, path):

@@ -64,7 +64,7 @@ from minilm import backend
 from minilm.data.tokenizers.base import TokenizerFileError
 from minilm.data.tokenizers.wordpiece import WordPieceTokenizer
 from minilm.data.vocab import SPECIAL_TOKENS
-from minilm.io import atomic_open
+from minilm.io import write_json
 from minilm.models.bert import BertConfig, BertForPreTraining, BertForSequenceClassification, BertModel
 from minilm.nn.module import Module
 from minilm.safetensors import SafetensorsError, read_safetensors, write_safetensors
@@ -501,7 +501,7 @@ def save_pretrained(model: Module, tokenizer: WordPieceTokenizer, directory) -> 
     os.makedirs(directory, exist_ok=True)
     num_labels = model.num_labels if isinstance(model, BertForSequenceClassification) else None
     hf_config = config_to_hf(config, type(model).__name__, num_labels)
-    _write_json(hf_config, os.path.join(directory, CONFIG_FILE))
+    write_json(hf_config, os.path.join(directory, CONFIG_FILE), "save_pretrained")
     write_safetensors(state_dict_to_hf(model), os.path.join(directory, WEIGHTS_FILE), metadata={"format": "pt"})
     tokenizer.save_vocab_file(os.path.join(directory, VOCAB_FILE))
     tokenizer_config = {
@@ -512,9 +512,4 @@ def save_pretrained(model: Module, tokenizer: WordPieceTokenizer, directory) -> 
         "unk_token": "[UNK]", "sep_token": "[SEP]", "pad_token": "[PAD]", "cls_token": "[CLS]", "mask_token": "[MASK]",
         "model_max_length": config.max_position_embeddings,
     }  # fmt: skip
-    _write_json(tokenizer_config, os.path.join(directory, TOKENIZER_CONFIG_FILE))
-
-
-def _write_json(obj, path: str) -> None:
-    with atomic_open(path, "save_pretrained") as f:
-        f.write((json.dumps(obj, indent=2, sort_keys=True) + "\n").encode("utf-8"))
+    write_json(tokenizer_config, os.path.join(directory, TOKENIZER_CONFIG_FILE), "save_pretrained")

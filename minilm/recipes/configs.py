@@ -8,7 +8,7 @@ import json
 import pathlib
 from dataclasses import dataclass
 
-from minilm.io import atomic_open
+from minilm.io import write_json  # noqa: F401  (the recipes' one way to write JSON)
 
 BUNDLED_TEXT = "bundled"
 BUNDLED_REVIEWS = "bundled-reviews"
@@ -106,8 +106,3 @@ def read_config(path, cls):
     if not isinstance(values, dict):
         raise RecipeError(f"config file {path} must hold a JSON object of settings, got {type(values).__name__}")
     return cls.from_dict(values, where=f"config file {path}")
-
-
-def write_json(obj, path) -> None:
-    with atomic_open(path, "write_json") as f:
-        f.write(json.dumps(obj, indent=2).encode("utf-8"))
