@@ -35,6 +35,14 @@ def _progress_arg(p):
     p.add_argument("--no-progress", action="store_true", help="no progress bar (for logs)")
 
 
+def _training_run_args(p, what: str):
+    """The options of a command that trains: where its files go, resuming, device, progress bar."""
+    p.add_argument("--out", required=True, help=f"folder for {what}")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    _device_arg(p)
+    _progress_arg(p)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="minilm",
@@ -70,10 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", help="JSON file of settings (see minilm.recipes.PretrainConfig)")
     p.add_argument("--objective", choices=["mlm", "clm"], help="mlm (BERT) or clm (GPT); overrides the config")
     p.add_argument("--steps", type=int, help="optimizer steps; overrides the config")
-    p.add_argument("--out", required=True, help="folder for the model, checkpoints, metrics and plots")
-    p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
-    _device_arg(p)
-    _progress_arg(p)
+    _training_run_args(p, "the model, checkpoints, metrics and plots")
 
     p = sub.add_parser(
         "finetune",
@@ -90,10 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", default="bundled-reviews", help="bundled-reviews, sst-2, imdb, or a path to SST-2's TSVs")
     p.add_argument("--labels", type=int, help="labelled examples to train on, balanced (0 = all); overrides config")
     p.add_argument("--config", help="JSON file of settings (see minilm.recipes.FinetuneConfig)")
-    p.add_argument("--out", required=True, help="folder for the classifier, checkpoints and metrics")
-    p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
-    _device_arg(p)
-    _progress_arg(p)
+    _training_run_args(p, "the classifier, checkpoints and metrics")
 
     p = sub.add_parser(
         "evaluate",
